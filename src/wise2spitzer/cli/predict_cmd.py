@@ -1,3 +1,99 @@
-"""Commands registered on the CLI app (filled in by the module owner)."""
+"""``wise2spitzer predict``: append Spitzer predictions to every row of a catalogue file."""
 
-from .app import app  # noqa: F401
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import ModelError, Wise2SpitzerError
+from .app import app
+
+__all__ = ["predict", "load_model"]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(path: Path):
+    """Load a saved :class:`~wise2spitzer.predictor.SpitzerPredictor`, errors as ModelError."""
+    from ..predictor import SpitzerPredictor
+
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    try:
+        return SpitzerPredictor.load(path)
+    except (Wise2SpitzerError, FileNotFoundError):
+        raise
+    except Exception as exc:  # any unreadable file must end as one line, not a traceback
+        raise ModelError(
+            f"--model {str(path)!r} is not a saved wise2spitzer model "
+            f"({type(exc).__name__}: {exc}); create one with `wise2spitzer model train`"
+        ) from exc
+
+
+@app.command("predict")
+def predict(
+    input: Path = typer.Argument(..., help="Input catalogue: Parquet (file, directory, HATS), "
+                                 "FITS, CSV, VOTable or ECSV; SEIP or AllWISE columns."),
+    output: Path = typer.Argument(..., help="Output file; format from the extension."),
+    model: Path = typer.Option(..., "--model", "-m", help="A model saved by `model train`."),
+    engine: str = typer.Option("local", help="local (this process) or dask (a cluster)."),
+    scheduler: str | None = typer.Option(
+        None, help="Dask scheduler address; default: a local cluster of --workers processes."
+    ),
+    workers: int = typer.Option(2, help="Workers of the local Dask cluster."),
+    chunksize: int = typer.Option(100_000, help="Rows per chunk (memory is bounded by it)."),
+    confidence: float = typer.Option(0.95, help="Confidence level of the interval."),
+    method: str | None = typer.Option(
+        None, help="Interval method (tree_sem, conformal, qrf); default: the model's."
+    ),
+    allwise: bool = typer.Option(
+        False, "--allwise", help="The input has AllWISE columns (w1mpro...); detected if absent."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Reuse the finished chunks of an interrupted run."
+    ),
+    progress: bool | None = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar on stderr (default: if a terminal)."
+    ),
+) -> None:
+    """Predict MIPS1/IRAC4 fluxes for every row of INPUT and write them to OUTPUT.
+
+    Every input row is written once, in order, with the model's four columns appended
+    (prediction, interval, status). The output appears only when complete; an interrupted run
+    continues with --resume.
+    """
+    from ..batch import predict_file
+
+    predictor = load_model(model)
+    summary = predict_file(
+        predictor,
+        input,
+        output,
+        chunksize=chunksize,
+        engine=engine,
+        scheduler=scheduler,
+        n_workers=workers,
+        confidence=confidence,
+        method=method,
+        allwise=True if allwise else None,
+        resume=resume,
+        progress=sys.stderr.isatty() if progress is None else progress,
+        model_hash=_sha256(model),
+    )
+    typer.echo(
+        f"{summary.rows_out} of {summary.rows_in} rows written to {output} "
+        f"({summary.chunks} chunks, {summary.chunks_reused} resumed, "
+        f"{summary.rows_per_second:,.0f} rows/s)"
+    )
+    for column, counts in summary.status_counts.items():
+        parts = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        typer.echo(f"{column}: {parts}")

@@ -1,0 +1,991 @@
+"""Chunked, resumable and distributed prediction for catalogues too big for memory.
+
+A fitted :class:`~wise2spitzer.predictor.SpitzerPredictor` (or any object with
+``predict_catalog(df, *, confidence=..., method=...) -> DataFrame``) is applied chunk by chunk:
+
+* :func:`predict_file` streams a file (Parquet row batches, FITS memory-mapped row slices, CSV
+  chunks; VOTable/ECSV are read whole because their parsers are not streaming), writes every
+  finished chunk as a numbered Parquet part in a sidecar checkpoint directory and assembles the
+  output at the end under a temporary name that is renamed atomically, so a partial file never
+  looks finished. The checkpoint is keyed by a fingerprint of the input, of the model and of the
+  options: a killed run started again with ``resume=True`` reuses the finished chunks and
+  predicts only the rest, without duplicates.
+* ``engine="dask"`` sends the chunks to a Dask cluster (a local one by default) holding one copy
+  of the model per worker; :func:`predict_dask` applies the model partition by partition to an
+  lsdb (HATS) catalogue or a Dask DataFrame.
+* :data:`ALLWISE_COLUMN_MAP` and :func:`from_allwise` translate the AllWISE Source Catalog
+  (Vega magnitudes ``w#mpro``) into the SEIP columns the models are trained on (uJy), so AllWISE
+  itself can be the input.
+
+Every input row comes out once, in input order, with the predictor's output columns appended
+(``m1_f_pred, m1_f_pred_lo, m1_f_pred_hi, m1_pred_status`` or the ``i4_`` equivalents).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import CatalogError, ModelError
+from .schema import BANDS, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
+
+__all__ = [
+    "ALLWISE_COLUMN_MAP",
+    "ENGINES",
+    "FORMATS",
+    "PredictionSummary",
+    "from_allwise",
+    "is_allwise",
+    "iter_chunks",
+    "predict_chunk",
+    "predict_dask",
+    "predict_file",
+]
+
+#: How each AllWISE Source Catalog column (``allwise_p3as_psd``) becomes a SEIP column.
+#: ``w#mpro`` (Vega profile-fit magnitude) -> ``wise#`` in uJy with the WISE zero points of
+#: :data:`~wise2spitzer.schema.BANDS`; ``w#sigmpro`` -> ``dwise#`` (uJy, propagated from the
+#: magnitude error). AllWISE leaves ``w#sigmpro`` null when ``w#mpro`` is a 95% brightness upper
+#: limit (SNR < 2), which is exactly SEIP's convention (the limit in ``wise#``, no error), so
+#: upper limits stay recognisable. ``w#rchi2`` -> ``wise#rchi2``, ``w#m`` (frames with a
+#: profile-fit measurement) -> ``wise#m``, ``w#nm`` (frames with an SNR >= 3 detection) ->
+#: ``wise#nm``; ``w#snr``, ``cc_flags``, ``ext_flg``, ``ra``, ``dec`` and ``designation`` keep
+#: their names.
+ALLWISE_COLUMN_MAP: dict[str, str] = {
+    **{f"w{i}mpro": f"wise{i}" for i in range(1, 5)},
+    **{f"w{i}sigmpro": f"dwise{i}" for i in range(1, 5)},
+    **{f"w{i}snr": f"w{i}snr" for i in range(1, 5)},
+    **{f"w{i}rchi2": f"wise{i}rchi2" for i in range(1, 5)},
+    **{f"w{i}m": f"wise{i}m" for i in range(1, 5)},
+    **{f"w{i}nm": f"wise{i}nm" for i in range(1, 5)},
+    "cc_flags": "cc_flags",
+    "ext_flg": "ext_flg",
+    "ra": "ra",
+    "dec": "dec",
+    "designation": "designation",
+}
+
+ENGINES: tuple[str, ...] = ("local", "dask")
+#: Output/input formats by file extension.
+FORMATS: dict[str, str] = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fts": "fits",
+    ".vot": "votable",
+    ".xml": "votable",
+    ".votable": "votable",
+    ".ecsv": "ecsv",
+}
+# Columns that look numeric in a CSV but are codes: reading them as numbers would turn the
+# AllWISE cc_flags "0000" into 0 and drop the leading zeros of identifiers.
+_STRING_COLUMNS = ("cc_flags", "designation", "ph_qual", "objid", "cluster", "moon_lev")
+_CHECKPOINT_VERSION = 1
+_MAG_COLUMNS = tuple(f"w{i}mpro" for i in range(1, 5))
+
+
+# --------------------------------------------------------------------------------------------
+# AllWISE -> SEIP columns
+# --------------------------------------------------------------------------------------------
+def is_allwise(df: pd.DataFrame) -> bool:
+    """True when ``df`` has AllWISE magnitudes (``w#mpro``) and no SEIP fluxes (``wise#``)."""
+    cols = set(df.columns)
+    return any(c in cols for c in _MAG_COLUMNS) and not any(
+        f"wise{i}" in cols for i in range(1, 5)
+    )
+
+
+def from_allwise(df: pd.DataFrame) -> pd.DataFrame:
+    """Translate an AllWISE Source Catalog table to SEIP columns (see :data:`ALLWISE_COLUMN_MAP`).
+
+    Parameters
+    ----------
+    df : DataFrame
+        AllWISE rows with at least one of ``w1mpro..w4mpro``. Missing AllWISE columns are simply
+        not produced, so the predictor reports ``missing_feature`` for the rows that need them.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``df`` (same index and order, original columns kept) with ``wise1..4`` and
+        ``dwise1..4`` in uJy and the quality columns under their SEIP names. A null magnitude
+        gives a NaN flux (not measured); a magnitude without ``w#sigmpro`` is an upper limit and
+        keeps a NaN error, as in SEIP.
+
+    Raises
+    ------
+    CatalogError
+        If none of ``w1mpro..w4mpro`` is present or a magnitude column is not numeric.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> seip = from_allwise(pd.DataFrame({"w4mpro": [0.0], "w4sigmpro": [0.1]}))
+    >>> round(float(seip["wise4"].iloc[0]))
+    8363000
+    """
+    present = [c for c in _MAG_COLUMNS if c in df.columns]
+    if not present:
+        raise CatalogError(
+            f"an AllWISE table needs at least one of the columns {list(_MAG_COLUMNS)} "
+            f"(Vega magnitudes); got columns {list(df.columns)[:20]}"
+        )
+    out = df.copy()
+    new: dict[str, Any] = {}
+    for i in range(1, 5):
+        mag_col, sig_col = f"w{i}mpro", f"w{i}sigmpro"
+        if mag_col not in df.columns:
+            continue
+        mag = _numeric(df[mag_col], mag_col)
+        flux = mag_to_ujy(mag, BANDS[f"W{i}"])
+        new[f"wise{i}"] = flux
+        if sig_col in df.columns:
+            new[f"dwise{i}"] = mag_err_to_ujy(flux, _numeric(df[sig_col], sig_col))
+    for src, dst in ALLWISE_COLUMN_MAP.items():
+        if src in df.columns and src not in _MAG_COLUMNS and not src.endswith("sigmpro"):
+            if dst != src:
+                new[dst] = df[src].to_numpy()
+    for name, values in new.items():
+        out[name] = values
+    return out
+
+
+def _numeric(s: pd.Series, name: str) -> np.ndarray:
+    try:
+        return pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(
+            f"AllWISE column {name!r} must be numeric (Vega magnitudes); got dtype {s.dtype}"
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Applying a predictor to one chunk
+# --------------------------------------------------------------------------------------------
+def predict_chunk(
+    predictor: Any,
+    df: pd.DataFrame,
+    *,
+    confidence: float = 0.95,
+    method: str | None = None,
+    allwise: bool | None = None,
+) -> pd.DataFrame:
+    """Apply ``predictor`` to one chunk: ``df`` with the predictor's output columns appended.
+
+    Parameters
+    ----------
+    predictor : object
+        Anything with ``predict_catalog(df, *, confidence, method) -> DataFrame`` returning the
+        input rows, in order, with new columns appended (:class:`SpitzerPredictor`).
+    df : DataFrame
+        The rows, SEIP or AllWISE columns.
+    confidence, method
+        Passed to ``predict_catalog``.
+    allwise : bool or None
+        Translate AllWISE columns with :func:`from_allwise` first; None detects it
+        (:func:`is_allwise`).
+
+    Returns
+    -------
+    DataFrame
+        The original columns of ``df`` (AllWISE input stays AllWISE) plus the appended columns;
+        same index and order.
+    """
+    use_allwise = is_allwise(df) if allwise is None else allwise
+    features = from_allwise(df) if use_allwise else df
+    result = predictor.predict_catalog(features, confidence=confidence, method=method)
+    if len(result) != len(df):
+        raise ModelError(
+            f"predictor.predict_catalog returned {len(result)} rows for {len(df)} input rows; "
+            "every input row must come out once"
+        )
+    added = [c for c in result.columns if c not in features.columns]
+    out = df.copy()
+    for col in added:
+        out[col] = result[col].to_numpy()
+    return out
+
+
+def _output_names(predictor: Any) -> list[str] | None:
+    target = getattr(predictor, "target", None) or getattr(predictor, "target_", None)
+    if target is None:
+        return None
+    try:
+        return list(output_columns(target).values())
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading in chunks
+# --------------------------------------------------------------------------------------------
+def _format_of(path: Path, fmt: str | None, *, what: str) -> str:
+    if fmt is not None:
+        key = str(fmt).lower()
+        if key not in set(FORMATS.values()):
+            raise CatalogError(
+                f"{what} format must be one of {sorted(set(FORMATS.values()))}; got {fmt!r}"
+            )
+        return key
+    if path.is_dir():
+        return "parquet"
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1:
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in FORMATS:
+        return FORMATS[suffixes[-1]]
+    raise CatalogError(
+        f"cannot tell the format of {what} {str(path)!r} from its extension; use one of "
+        f"{sorted(FORMATS)} or give format= ({sorted(set(FORMATS.values()))})"
+    )
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    """The data files of a Parquet file, a directory of parts or a HATS catalogue, in order."""
+    if not path.is_dir():
+        return [path]
+    files = [
+        p
+        for p in path.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
+    ]
+    if not files:
+        raise CatalogError(f"input directory {str(path)!r} holds no .parquet data files")
+
+    # HEALPix parts sort by order then pixel number, not as strings (Npix=10 after Npix=9).
+    def key(p: Path) -> tuple:
+        rel = p.relative_to(path)
+        return tuple(
+            (0, int(s.split("=")[1].split(".")[0]), s)
+            if "=" in s and s.split("=")[1].split(".")[0].isdigit()
+            else (1, 0, s)
+            for s in rel.parts
+        )
+
+    return sorted(files, key=key)
+
+
+def count_rows(path: str | os.PathLike, *, format: str | None = None) -> int | None:
+    """Number of rows of a Parquet or FITS input read from its metadata (None for the others)."""
+    path = Path(path)
+    fmt = _format_of(path, format, what="input")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in _parquet_files(path))
+    if fmt == "fits":
+        from astropy.io import fits
+
+        with fits.open(path, memmap=True) as hdul:
+            return int(_fits_table_hdu(hdul, path).header["NAXIS2"])
+    return None
+
+
+def _fits_table_hdu(hdul, path: Path):
+    from astropy.io import fits
+
+    for hdu in hdul:
+        if isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
+            return hdu
+    raise CatalogError(f"FITS input {str(path)!r} has no table extension")
+
+
+def _fits_chunk(table, start: int, stop: int) -> pd.DataFrame:
+    """Rows ``start:stop`` of an astropy Table as pandas, fluxes converted to uJy."""
+    from astropy import units as u
+
+    sub = table[start:stop]
+    for name in sub.colnames:
+        unit = sub[name].unit
+        if unit is None:
+            continue
+        try:
+            if unit.physical_type == "spectral flux density" and unit != u.uJy:
+                sub[name] = sub[name].to(u.uJy)
+        except (AttributeError, u.UnitsError):  # unparsed units are left as they are
+            continue
+    # FITS strings are bytes; the rest of the package (cc_flags == "0000") expects str.
+    sub.convert_bytestring_to_unicode()
+    df = sub.to_pandas()
+    return df.reset_index(drop=True)
+
+
+def iter_chunks(
+    path: str | os.PathLike,
+    *,
+    chunksize: int = 100_000,
+    format: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Yield the rows of a catalogue file in order, at most ``chunksize`` rows at a time.
+
+    Parquet (a file, a directory of parts or a HATS catalogue) is read by row batches, FITS
+    through a memory map in row slices and CSV by pandas chunks, so memory stays bounded;
+    VOTable and ECSV are parsed whole (their readers are not streaming) and then sliced.
+    The chunking is deterministic for a given file and ``chunksize`` (resuming relies on it).
+
+    Raises
+    ------
+    CatalogError
+        Unknown format, an unreadable file.
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    chunksize = _check_chunksize(chunksize)
+    fmt = _format_of(path, format, what="input")
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            for part in _parquet_files(path):
+                pf = pq.ParquetFile(part)
+                for batch in pf.iter_batches(batch_size=chunksize):
+                    yield batch.to_pandas()
+        elif fmt == "csv":
+            header = pd.read_csv(path, nrows=0).columns
+            dtype = {c: "str" for c in _STRING_COLUMNS if c in header}
+            with pd.read_csv(path, chunksize=chunksize, dtype=dtype) as reader:
+                for chunk in reader:
+                    yield chunk.reset_index(drop=True)
+        elif fmt == "fits":
+            from astropy.table import Table
+
+            table = Table.read(path, format="fits", memmap=True)
+            for start in range(0, len(table), chunksize):
+                yield _fits_chunk(table, start, start + chunksize)
+            del table
+        else:
+            df = _read_whole(path, fmt)
+            for start in range(0, len(df), chunksize):
+                yield df.iloc[start : start + chunksize].reset_index(drop=True)
+    except (CatalogError, FileNotFoundError):
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise CatalogError(f"cannot read {fmt} input {str(path)!r}: {exc}") from exc
+
+
+def _read_whole(path: Path, fmt: str) -> pd.DataFrame:
+    try:
+        from .catalog import read_catalog
+    except ImportError:  # the catalogue reader is optional here; astropy reads both formats
+        from astropy.table import Table
+
+        return Table.read(path, format="votable" if fmt == "votable" else "ascii.ecsv").to_pandas()
+    return read_catalog(path, format=fmt)
+
+
+def _check_chunksize(chunksize: Any) -> int:
+    if isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)):
+        raise ModelError(f"chunksize must be a positive integer; got {chunksize!r}")
+    if chunksize < 1:
+        raise ModelError(f"chunksize must be a positive integer; got {chunksize!r}")
+    return int(chunksize)
+
+
+# --------------------------------------------------------------------------------------------
+# Fingerprints and the checkpoint directory
+# --------------------------------------------------------------------------------------------
+def _file_digest(h, path: Path, *, sample: int = 1 << 20) -> None:
+    """Feed size, mtime and the first and last MiB of ``path`` into ``h``.
+
+    Hashing whole inputs of hundreds of GB would cost as much as predicting them; size, mtime
+    and both ends catch every ordinary change (a rewrite, an append, a truncation).
+    """
+    st = path.stat()
+    h.update(f"{path.name}|{st.st_size}|{st.st_mtime_ns}|".encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(sample))
+        if st.st_size > sample:
+            fh.seek(max(sample, st.st_size - sample))
+            h.update(fh.read(sample))
+
+
+def input_fingerprint(path: str | os.PathLike) -> str:
+    """A hex digest identifying the content of an input file or directory of parts."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        _file_digest(h, p)
+    return h.hexdigest()
+
+
+class _HashWriter:
+    def __init__(self) -> None:
+        self.h = hashlib.sha256()
+
+    def write(self, b) -> int:
+        self.h.update(b)
+        return len(b)
+
+
+def model_fingerprint(predictor: Any) -> str:
+    """A hex digest of a fitted predictor (its pickled state, streamed into SHA-256)."""
+    w = _HashWriter()
+    try:
+        pickle.dump(predictor, w, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise ModelError(
+            f"the predictor ({type(predictor).__name__}) cannot be pickled, so it cannot be "
+            f"fingerprinted for resuming or sent to Dask workers: {exc}"
+        ) from exc
+    return w.h.hexdigest()
+
+
+def _checkpoint_dir(output: Path) -> Path:
+    return output.with_name(f".{output.name}.parts")
+
+
+def _atomic_write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _part_path(ckpt: Path, i: int) -> Path:
+    return ckpt / f"part-{i:07d}.parquet"
+
+
+def _write_part(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+    # The rename is what marks a chunk finished: a kill before it leaves only a temp file.
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Summary and progress
+# --------------------------------------------------------------------------------------------
+@dataclass
+class PredictionSummary:
+    """What :func:`predict_file` did.
+
+    Attributes
+    ----------
+    output : Path
+        The finished output file.
+    rows_in, rows_out : int
+        Rows read and rows written (always equal on success).
+    chunks, chunks_reused : int
+        Chunks in the input and chunks taken from a checkpoint instead of being predicted.
+    status_counts : dict
+        ``{status_column: {status: count}}``; for each column the counts sum to ``rows_out``.
+    seconds : float
+        Wall time of the call.
+    """
+
+    output: Path
+    rows_in: int = 0
+    rows_out: int = 0
+    chunks: int = 0
+    chunks_reused: int = 0
+    status_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows written per second of wall time."""
+        return self.rows_out / self.seconds if self.seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict:
+        """The summary as plain JSON-able types."""
+        return {
+            "output": str(self.output),
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "chunks": self.chunks,
+            "chunks_reused": self.chunks_reused,
+            "status_counts": self.status_counts,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+        }
+
+
+class _Progress:
+    """A rich progress bar (rows, rows/s, ETA) on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, total: int | None, description: str) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self.task = self.bar.add_task(description, total=total, rate="")
+        self.bar.start()
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            speed = self.bar.tasks[0].speed
+            rate = f"{speed:,.0f} rows/s" if speed else ""
+            self.bar.update(self.task, advance=n, rate=rate)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Executors: the same streaming loop, chunks predicted here or on a Dask cluster
+# --------------------------------------------------------------------------------------------
+class _LocalExecutor:
+    def __init__(self, predictor, kwargs) -> None:
+        self.predictor, self.kwargs = predictor, kwargs
+
+    def map(self, jobs: Iterator[tuple[int, pd.DataFrame]]):
+        for i, chunk in jobs:
+            yield i, predict_chunk(self.predictor, chunk, **self.kwargs)
+
+    def close(self) -> None:
+        pass
+
+
+def _predict_chunk_remote(predictor, chunk, kwargs):
+    return predict_chunk(predictor, chunk, **kwargs)
+
+
+class _DaskExecutor:
+    """Chunks submitted to a Dask cluster, at most ``window`` in flight, results in order."""
+
+    def __init__(self, predictor, kwargs, *, scheduler, n_workers) -> None:
+        self.client, self.cluster = _dask_client(scheduler=scheduler, n_workers=n_workers)
+        self.kwargs = kwargs
+        # One copy of the model per worker; each task then carries only the future's key.
+        self.model = self.client.scatter(predictor, broadcast=True)
+        n = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})) or 1)
+        self.window = 2 * n
+
+    def map(self, jobs):
+        pending: deque = deque()
+        for i, chunk in jobs:
+            pending.append(
+                (i, self.client.submit(_predict_chunk_remote, self.model, chunk, self.kwargs))
+            )
+            if len(pending) >= self.window:
+                j, fut = pending.popleft()
+                yield j, fut.result()
+        while pending:
+            j, fut = pending.popleft()
+            yield j, fut.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _dask_client(*, scheduler: str | None, n_workers: int):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - the extra is installed in CI
+        raise ModelError(
+            "engine='dask' needs the distributed extra: pip install 'wise2spitzer[distributed]'"
+        ) from exc
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s"), None
+        except (OSError, TimeoutError) as exc:
+            raise ModelError(
+                f"cannot reach the Dask scheduler given by --scheduler {scheduler!r}: {exc}"
+            ) from exc
+    if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
+        raise ModelError(f"n_workers must be a positive integer; got {n_workers!r}")
+    cluster = LocalCluster(
+        n_workers=int(n_workers),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    return Client(cluster), cluster
+
+
+# --------------------------------------------------------------------------------------------
+# predict_file
+# --------------------------------------------------------------------------------------------
+def predict_file(
+    predictor: Any,
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    chunksize: int = 100_000,
+    engine: str = "local",
+    scheduler: str | None = None,
+    n_workers: int = 2,
+    confidence: float = 0.95,
+    method: str | None = None,
+    allwise: bool | None = None,
+    resume: bool = False,
+    input_format: str | None = None,
+    output_format: str | None = None,
+    progress: bool = False,
+    model_hash: str | None = None,
+    on_chunk: Callable[[int, pd.DataFrame], None] | None = None,
+) -> PredictionSummary:
+    """Predict every row of a catalogue file, streaming, atomically and resumably.
+
+    Parameters
+    ----------
+    predictor : SpitzerPredictor
+        A fitted predictor (anything with ``predict_catalog``; it must pickle for
+        ``engine="dask"`` and for the checkpoint key).
+    input, output : path
+        Input catalogue (Parquet file/directory/HATS catalogue, FITS, CSV, VOTable, ECSV) and
+        output file (Parquet, CSV, FITS, VOTable, ECSV by extension). The output is created
+        under a temporary name and renamed when complete.
+    chunksize : int
+        Rows per chunk; memory is a few times ``chunksize`` rows, whatever the input size.
+    engine : {"local", "dask"}
+        Predict chunks in this process, or on a Dask cluster (``scheduler`` address, or a
+        ``distributed.LocalCluster`` of ``n_workers`` processes).
+    confidence, method
+        Interval confidence level and method, passed to ``predict_catalog``.
+    allwise : bool or None
+        The input has AllWISE columns (:func:`from_allwise`); None detects it per chunk.
+    resume : bool
+        Reuse the finished chunks of an earlier interrupted run with the same input, model and
+        options (the sidecar directory ``.<output name>.parts``). Without it an old checkpoint
+        is discarded and every chunk is predicted.
+    input_format, output_format : str, optional
+        Override the format read from the extension.
+    progress : bool
+        Show a progress bar (rows, rows/s, ETA) on stderr.
+    model_hash : str, optional
+        Fingerprint of the model (e.g. the SHA-256 of its file); computed from the pickled
+        predictor when not given.
+    on_chunk : callable, optional
+        ``on_chunk(index, result)`` called after each chunk is safely on disk (progress hooks,
+        tests that simulate a crash).
+
+    Returns
+    -------
+    PredictionSummary
+        Rows in and out, chunks predicted and reused, counts per status, wall time.
+
+    Raises
+    ------
+    CatalogError
+        Unreadable input, unknown format, a chunk whose columns differ from the first chunk.
+    ModelError
+        Bad ``engine``, ``chunksize``, ``n_workers`` or scheduler; a predictor that drops rows.
+    FileNotFoundError
+        Missing input.
+    """
+    t0 = time.perf_counter()
+    input, output = Path(input), Path(output)
+    if engine not in ENGINES:
+        raise ModelError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
+    chunksize = _check_chunksize(chunksize)
+    if not input.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(input))
+    in_fmt = _format_of(input, input_format, what="input")
+    out_fmt = _format_of(output, output_format, what="output")
+    if output.resolve() == input.resolve():
+        raise CatalogError(f"output {str(output)!r} must differ from the input")
+    if not output.parent.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(output.parent))
+    kwargs = {"confidence": confidence, "method": method, "allwise": allwise}
+
+    key = {
+        "version": _CHECKPOINT_VERSION,
+        "input": input_fingerprint(input),
+        "model": model_hash or model_fingerprint(predictor),
+        "chunksize": chunksize,
+        "input_format": in_fmt,
+        "options": {k: (None if v is None else str(v)) for k, v in kwargs.items()},
+    }
+    ckpt = _checkpoint_dir(output)
+    done = _open_checkpoint(ckpt, key, resume=resume)
+
+    summary = PredictionSummary(output=output)
+    total = count_rows(input, format=in_fmt)
+    bar = _Progress(progress, total, f"predict {input.name}")
+    executor = (
+        _LocalExecutor(predictor, kwargs)
+        if engine == "local"
+        else _DaskExecutor(predictor, kwargs, scheduler=scheduler, n_workers=n_workers)
+    )
+    rows_per_chunk: dict[int, int] = {}
+
+    def jobs() -> Iterator[tuple[int, pd.DataFrame]]:
+        for i, chunk in enumerate(iter_chunks(input, chunksize=chunksize, format=in_fmt)):
+            rows_per_chunk[i] = len(chunk)
+            summary.chunks += 1
+            if i in done:
+                summary.chunks_reused += 1
+                bar.advance(len(chunk))
+                continue
+            yield i, chunk
+
+    try:
+        for i, result in executor.map(jobs()):
+            if len(result) != rows_per_chunk[i]:
+                raise ModelError(
+                    f"chunk {i} came back with {len(result)} rows for {rows_per_chunk[i]}"
+                )
+            _write_part(result, _part_path(ckpt, i))
+            bar.advance(len(result))
+            if on_chunk is not None:
+                on_chunk(i, result)
+    finally:
+        bar.close()
+        executor.close()
+
+    summary.rows_in = sum(rows_per_chunk.values())
+    n_chunks = len(rows_per_chunk)
+    missing = [i for i in range(n_chunks) if not _part_path(ckpt, i).exists()]
+    if missing:  # pragma: no cover - every chunk above was written or already done
+        raise CatalogError(f"checkpoint {str(ckpt)!r} lacks chunks {missing[:10]}")
+    _assemble(ckpt, n_chunks, output, out_fmt, summary, predictor)
+    if summary.rows_out != summary.rows_in:  # pragma: no cover - guarded chunk by chunk
+        raise CatalogError(
+            f"wrote {summary.rows_out} rows for {summary.rows_in} input rows to {str(output)!r}"
+        )
+    shutil.rmtree(ckpt, ignore_errors=True)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _open_checkpoint(ckpt: Path, key: dict, *, resume: bool) -> set[int]:
+    """Prepare the checkpoint directory; return the chunk indices already finished."""
+    manifest = ckpt / "manifest.json"
+    if resume and manifest.exists():
+        try:
+            old = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            old = None
+        if old == key:
+            return {
+                int(p.stem.split("-")[1])
+                for p in ckpt.glob("part-*.parquet")
+                if p.stem.split("-")[1].isdigit()
+            }
+    # A checkpoint of another input, model or options must not leak rows into this output.
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    ckpt.mkdir(parents=True)
+    _atomic_write_json(manifest, key)
+    return set()
+
+
+def _count_statuses(df: pd.DataFrame, counts: dict[str, Counter]) -> None:
+    for col in df.columns:
+        if str(col).endswith("_pred_status"):
+            counts.setdefault(col, Counter()).update(df[col].astype(str).tolist())
+
+
+def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) -> None:
+    """Concatenate the parts, in order, into ``output`` via a temporary name and a rename."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
+    counts: dict[str, Counter] = {}
+    rows = 0
+    try:
+        if out_fmt == "parquet":
+            writer = None
+            schema = None
+            try:
+                for i in range(n_chunks):
+                    table = pq.read_table(_part_path(ckpt, i))
+                    if writer is None:
+                        schema = table.schema
+                        writer = pq.ParquetWriter(tmp, schema)
+                    table = _conform(table, schema, i)
+                    writer.write_table(table)
+                    rows += table.num_rows
+                    _count_statuses(
+                        table.select(
+                            [c for c in table.column_names if c.endswith("_pred_status")]
+                        ).to_pandas(),
+                        counts,
+                    )
+                if writer is None:  # an empty input still gives a valid, empty file
+                    names = _output_names(predictor) or []
+                    pq.write_table(pa.table({n: pa.array([], pa.string()) for n in names}), tmp)
+            finally:
+                if writer is not None:
+                    writer.close()
+        elif out_fmt == "csv":
+            with open(tmp, "w", newline="") as fh:
+                for i in range(n_chunks):
+                    df = pd.read_parquet(_part_path(ckpt, i))
+                    df.to_csv(fh, header=(i == 0), index=False)
+                    rows += len(df)
+                    _count_statuses(df, counts)
+        else:
+            # FITS, VOTable and ECSV are not appendable: the whole table is built once here.
+            parts = [pd.read_parquet(_part_path(ckpt, i)) for i in range(n_chunks)]
+            df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            rows = len(df)
+            _count_statuses(df, counts)
+            _write_whole(df, tmp, out_fmt)
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    summary.rows_out = rows
+    summary.status_counts = {k: dict(v) for k, v in counts.items()}
+
+
+def _conform(table, schema, i: int):
+    """Cast a part to the first part's schema (CSV chunks may infer different dtypes)."""
+    if table.schema.equals(schema):
+        return table
+    if table.column_names != schema.names:
+        raise CatalogError(
+            f"chunk {i} has columns {table.column_names} but the first chunk had {schema.names}"
+        )
+    try:
+        return table.cast(schema)
+    except Exception as exc:  # pyarrow raises several unrelated types for a failed cast
+        raise CatalogError(
+            f"chunk {i} has column types that do not match the first chunk ({exc}); give the "
+            "input in a typed format (Parquet, FITS) or a larger chunksize"
+        ) from exc
+
+
+def _write_whole(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    try:
+        from .catalog import write_catalog
+    except ImportError:
+        from astropy.table import Table
+
+        Table.from_pandas(df).write(
+            path,
+            format={"fits": "fits", "votable": "votable", "ecsv": "ascii.ecsv"}[fmt],
+            overwrite=True,
+        )
+        return
+    write_catalog(df, path, format=fmt, overwrite=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Distributed: lsdb catalogues and Dask DataFrames
+# --------------------------------------------------------------------------------------------
+def _apply_partition(partition, predictor, kwargs):
+    return predict_chunk(predictor, partition, **kwargs)
+
+
+def predict_dask(
+    predictor: Any,
+    catalog: Any,
+    *,
+    confidence: float = 0.95,
+    method: str | None = None,
+    allwise: bool | None = None,
+    client: Any = None,
+):
+    """Apply ``predictor`` to an lsdb catalogue or a Dask DataFrame, partition by partition.
+
+    Parameters
+    ----------
+    predictor : SpitzerPredictor
+        A fitted predictor.
+    catalog : lsdb.Catalog or dask.dataframe.DataFrame
+        E.g. ``lsdb.read_hats("allwise")`` or ``lsdb.from_dataframe(df, ra_column="ra",
+        dec_column="dec")``.
+    confidence, method, allwise
+        As in :func:`predict_chunk`.
+    client : distributed.Client, optional
+        With a client (default: the current one, if any) the predictor is scattered once to
+        every worker (``broadcast=True``) and the tasks only carry its key; without one the
+        graph runs in this process and every task refers to the same in-memory predictor.
+
+    Returns
+    -------
+    lsdb.Catalog or dask.dataframe.DataFrame
+        The lazy result (call ``.compute()`` or ``.write_catalog(...)``): each partition's rows
+        in their order with the predictor's output columns appended.
+
+    Raises
+    ------
+    ModelError
+        If ``catalog`` has no ``map_partitions``.
+    """
+    if not hasattr(catalog, "map_partitions"):
+        raise ModelError(
+            "catalog must be an lsdb Catalog or a dask DataFrame (with map_partitions); got "
+            f"{type(catalog).__name__}"
+        )
+    kwargs = {"confidence": confidence, "method": method, "allwise": allwise}
+    if client is None:
+        try:
+            from distributed import default_client
+
+            client = default_client()
+        except (ImportError, ValueError):
+            client = None
+    # With a cluster the model is scattered once to every worker and each task carries only
+    # the future's key. Without a client Dask runs in this process (threads), where every
+    # task refers to the same object and nothing is copied or serialised.
+    model = client.scatter(predictor, broadcast=True) if client is not None else predictor
+    meta = _meta(predictor, catalog, kwargs)
+    return catalog.map_partitions(_apply_partition, model, kwargs, meta=meta)
+
+
+def _meta(predictor, catalog, kwargs) -> pd.DataFrame:
+    """The empty result frame: run the prediction on Dask's fake non-empty rows."""
+    from dask.dataframe.utils import make_meta, meta_nonempty
+
+    dtypes = catalog.dtypes
+    empty = make_meta(
+        pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+    )
+    sample = meta_nonempty(empty)
+    return predict_chunk(predictor, sample, **kwargs).iloc[:0]
+
+
+def status_totals(summary_or_df) -> dict[str, int]:
+    """Total rows per status over every status column (for reports)."""
+    if isinstance(summary_or_df, PredictionSummary):
+        counts = summary_or_df.status_counts
+    else:
+        c: dict[str, Counter] = {}
+        _count_statuses(summary_or_df, c)
+        counts = {k: dict(v) for k, v in c.items()}
+    totals: Counter = Counter()
+    for per in counts.values():
+        totals.update(per)
+    return {s: totals.get(s, 0) for s in STATUSES} | {
+        s: n for s, n in totals.items() if s not in STATUSES
+    }
