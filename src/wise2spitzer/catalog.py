@@ -138,7 +138,7 @@ def infer_format(path: str | os.PathLike, *, format: str | None = None) -> str:
             return fmt
     raise CatalogError(
         f"cannot tell the format of {str(path)!r} from its name: allowed endings are "
-        f"{_allowed_endings()}; or pass format= (one of {sorted(FORMATS)})"
+        f"{_allowed_endings()}; or give the format explicitly (one of {sorted(FORMATS)})"
     )
 
 
