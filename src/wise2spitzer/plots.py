@@ -125,7 +125,8 @@ def flux_label(band: str, unit: str = "mJy") -> str:
 
 
 def _fmt_wl(wl: float) -> str:
-    return f"{wl:.0f}" if wl >= 10 else f"{wl:.1f}"
+    # The names astronomers use: IRAC4 "8 um", W3 "12 um", but W1 "3.4 um", IRAC3 "5.8 um".
+    return f"{wl:.0f}" if wl >= 7 else f"{wl:.1f}"
 
 
 def _unit_tex(unit: str) -> str:

@@ -51,6 +51,16 @@ def _as_row(row) -> pd.Series:
     raise TypeError(f"row must be a pandas Series, a one-row DataFrame or a mapping; got {type(row)}")
 
 
+def _ident(row: pd.Series) -> str:
+    """The row's identifier as text (an integer id read as float prints without ".0")."""
+    v = row.get(ID_COLUMN, None)
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "<row>"
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def _num(row: pd.Series, col: str) -> float:
     if col not in row.index:
         return np.nan
@@ -174,9 +184,8 @@ def plot_sed(
     table = sed_table(r)
     preds = _predictions_from(r, predictions)
     if table.empty and not preds:
-        ident = r.get(ID_COLUMN, "<row>")
         raise ValueError(
-            f"source {ident!r} has no positive flux in any band of schema.BANDS "
+            f"source {_ident(r)} has no positive flux in any band of schema.BANDS "
             f"({[b.column for b in BANDS.values()]}) and no prediction: nothing to draw"
         )
     with style_context():
@@ -218,8 +227,8 @@ def plot_sed(
         ax.set_xticks([0.5, 1, 2, 5, 10, 20, 30], ["0.5", "1", "2", "5", "10", "20", "30"])
         # Outside the axes: an SED has points in every corner, a legend inside would cover some.
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0)
-        ident = r.get(ID_COLUMN, None)
-        ax.set_title(title if title is not None else (f"{ID_COLUMN} {ident}" if ident is not None
+        ident = _ident(r)
+        ax.set_title(title if title is not None else (f"{ID_COLUMN} {ident}" if ident != "<row>"
                                                       else "SED"))
     return ax
 
