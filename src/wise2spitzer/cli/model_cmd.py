@@ -1,3 +1,196 @@
-"""Commands registered on the CLI app (filled in by the module owner)."""
+"""``wise2spitzer train`` and ``wise2spitzer evaluate``: thin wrappers over the library.
 
-from .app import app  # noqa: F401
+``train`` fits a :class:`~wise2spitzer.predictor.SpitzerPredictor` and saves it (skops);
+``evaluate`` prints the ET / LR / raw WISE table of :func:`~wise2spitzer.evaluation.evaluate`
+(the same numbers the ``reproduce`` report writes to ``metrics.csv``) and writes it as CSV.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import ModelError
+from ..schema import get_target
+from .app import app
+
+__all__ = ["train", "evaluate", "resolve_sample"]
+
+_CLEAN_COLUMNS = ("ext_flg", "cc_flags")
+
+
+def _console() -> Console:
+    # Piped output (CI logs, tests) would be wrapped at 80 columns and the table truncated.
+    console = Console()
+    return console if console.is_terminal else Console(width=150)
+
+
+def _target(value: str):
+    try:
+        return get_target(value)
+    except ValueError as exc:
+        raise ModelError(f"--target: {exc}") from exc
+
+
+def resolve_sample(df: pd.DataFrame, sample: str | None, console: Console | None = None) -> str:
+    """The sample to use: ``sample`` if given, else "clean" when the table has the quality
+    flags that define it (``ext_flg``, ``cc_flags``) and "all" otherwise, with a note."""
+    if sample is not None:
+        return sample
+    if all(c in df.columns for c in _CLEAN_COLUMNS):
+        return "clean"
+    if console is not None:
+        console.print(
+            f"note: the table has no {list(_CLEAN_COLUMNS)} columns, so there is no "
+            "clean/unclean split; using every row (sample 'all')"
+        )
+    return "all"
+
+
+@contextmanager
+def _status(console: Console, text: str):
+    """A rich spinner whose text each long library step updates."""
+    with console.status(text) as status:
+        yield lambda message: status.update(f"{text}: {message}")
+
+
+def _load(data: str, random_state: int, console: Console) -> pd.DataFrame:
+    from ..catalog import load_data
+
+    with console.status(f"loading {data}"):
+        return load_data(data, random_state=random_state)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _metrics_table(table: pd.DataFrame, title: str) -> Table:
+    cols = ["model", "split", "n_train", "n_test", "r2", "mae", "rmse", "mape", "mape_linear"]
+    cols += [c for c in ("coverage", "width_dex") if c in table.columns]
+    out = Table(title=title)
+    for c in cols:
+        out.add_column(c, justify="left" if c in ("model", "split") else "right")
+    for _, row in table.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            if row["split"] == "cv" and f"{c}_std" in table.columns:
+                cells.append(f"{v:.4f} ± {row[f'{c}_std']:.4f}")
+            else:
+                cells.append(_fmt(v))
+        out.add_row(*cells)
+    return out
+
+
+@app.command()
+def train(
+    data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
+    target: str = typer.Option(..., "--target", help="mips1 or irac4."),
+    out: Path = typer.Option(..., "--out", help="Model file to write (skops)."),
+    sample: str | None = typer.Option(
+        None, "--sample",
+        help="clean, unclean or all (default: clean if the table has ext_flg/cc_flags)."),
+    preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
+    feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
+    form: str | None = typer.Option(None, "--form", help="paper or ratio (default: the model's)."),
+    interval_method: str = typer.Option(
+        "conformal", "--interval-method", help="conformal, tree_sem or qrf."),
+    n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
+    random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
+) -> None:
+    """Train a predictor on the labelled rows of a catalogue and save it."""
+    from ..predictor import SpitzerPredictor
+
+    console = _console()
+    t = _target(target)
+    df = _load(data, random_state, console)
+    sample = resolve_sample(df, sample, console)
+    extra = {} if n_estimators is None else {"n_estimators": n_estimators}
+    with _status(console, f"training {t.key} on {data}") as progress:
+        model = SpitzerPredictor().fit(
+            df, target=t, sample=sample, feature_set=feature_set, form=form, preset=preset,
+            interval_method=interval_method, random_state=random_state, n_jobs=n_jobs,
+            progress=progress, **extra)
+        model.save(out)
+    card = model.card
+    console.print(f"trained {t.label} on {card['n_train']} labelled {sample!r} rows "
+                  f"(feature set {card['feature_set']!r})")
+    console.print(f"features kept: {', '.join(card['features_selected'] or card['features'])}")
+    m = card.get("test_metrics") or {}
+    if m:
+        console.print("test split: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()))
+    cov = card.get("interval_coverage")
+    if cov:
+        console.print(f"{card['interval_method']} interval at {cov['confidence']}: "
+                      f"coverage {cov['coverage']:.3f} on {cov['n']} test rows")
+    console.print(f"model written to {out}")
+
+
+@app.command()
+def evaluate(
+    data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
+    target: str = typer.Option(..., "--target", help="mips1 or irac4."),
+    sample: str | None = typer.Option(
+        None, "--sample",
+        help="clean, unclean or all (default: clean if the table has ext_flg/cc_flags)."),
+    cv: int = typer.Option(10, "--cv", help="Cross-validation folds."),
+    preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
+    feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
+    form: str | None = typer.Option(None, "--form", help="paper or ratio (default: the model's)."),
+    intervals: bool = typer.Option(
+        False, "--intervals",
+        help="Also measure cross-validated interval coverage (tree_sem, conformal, qrf)."),
+    n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
+    random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
+    out: Path | None = typer.Option(None, "--out", help="Write the metrics table as CSV."),
+) -> None:
+    """Score ET, LR and the raw WISE estimate (cross-validation and test split)."""
+    from ..evaluation import evaluate as run_evaluate
+    from ..evaluation import evaluate_intervals
+
+    console = _console()
+    t = _target(target)
+    df = _load(data, random_state, console)
+    sample = resolve_sample(df, sample, console)
+    extra = {} if n_estimators is None else {"n_estimators": n_estimators}
+    with _status(console, f"evaluating {t.key} on {data}") as progress:
+        table = run_evaluate(df, target=t, sample=sample, cv=cv, preset=preset,
+                             random_state=random_state, interval=intervals,
+                             feature_set=feature_set, form=form, n_jobs=n_jobs,
+                             progress=progress, **extra)
+    console.print(_metrics_table(
+        table, f"{t.label}, sample {sample!r}, feature set {table['feature_set'].iloc[0]!r}: "
+               "R2/MAE/RMSE/MAPE on log10 flux"))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        console.print(f"metrics written to {out}")
+    if intervals:
+        with _status(console, f"{cv}-fold interval coverage") as progress:
+            cov = evaluate_intervals(df, target=t, sample=sample, cv=cv, preset="none",
+                                     feature_set=feature_set, form=form,
+                                     random_state=random_state, n_jobs=n_jobs,
+                                     progress=progress, **extra)
+        overall = cov[cov["bin"] == "all"]
+        tab = Table(title=f"Cross-validated interval coverage ({cv} folds, "
+                          f"{int(cov['n_heldout'].iloc[0])} rows held out once)")
+        for c in ("method", "confidence", "coverage", "width_dex"):
+            tab.add_column(c, justify="right")
+        for _, r in overall.iterrows():
+            tab.add_row(str(r["method"]), f"{r['confidence']:.2f}", f"{r['coverage']:.3f}",
+                        f"{r['width_dex']:.3f}")
+        console.print(tab)
+        if out is not None:
+            cov_path = out.with_name(out.stem + "_coverage.csv")
+            cov.to_csv(cov_path, index=False)
+            console.print(f"coverage written to {cov_path}")

@@ -1,0 +1,444 @@
+"""The trained bundle that turns a WISE catalogue into Spitzer fluxes.
+
+:class:`SpitzerPredictor` packs what the method of Fonseca-Bonilla et al. (2024) needs at
+prediction time: the feature set, the convex-hull applicability domain of the labelled
+training rows, the fitted :class:`~wise2spitzer.model.FluxRegressor` and a model card that
+says how it was made. It predicts catalogue chunks of any size, keeping every input row and
+saying why a row got no prediction, and it saves to / loads from a skops file without
+trusting types outside an allow-list.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ModelError
+from .schema import (
+    STATUS_BAD_VALUE,
+    STATUS_MISSING_FEATURE,
+    STATUS_OK,
+    STATUS_OUTSIDE_DOMAIN,
+    WISE_FLUX_COLUMNS,
+    Target,
+    get_target,
+    output_columns,
+)
+
+__all__ = ["SpitzerPredictor", "TRUSTED_TYPE_PREFIXES"]
+
+#: Module prefixes of the types a saved predictor may contain. Anything else found in a file
+#: (e.g. ``builtins.eval`` smuggled into a crafted file) makes :meth:`SpitzerPredictor.load`
+#: refuse it. MAPIE and boruta are listed because the regressor's conformal step and feature
+#: selector are built on them; scipy for distributions and sparse matrices sklearn may hold.
+TRUSTED_TYPE_PREFIXES: tuple[str, ...] = (
+    "wise2spitzer.",
+    "sklearn.",
+    "lightgbm.",
+    "quantile_forest.",
+    "numpy.",
+    "mapie.",
+    "boruta.",
+    "scipy.",
+)
+_PACKAGES = ("wise2spitzer", "numpy", "pandas", "scikit-learn", "lightgbm", "boruta",
+             "mapie", "quantile-forest", "skops")
+_PRESETS = ("fast", "paper", "none")
+_SAMPLES = ("clean", "unclean", "all")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _data_sha256(X: pd.DataFrame, y: pd.Series) -> str:
+    """Hash of the training values (feature names + float64 bytes), independent of the index."""
+    h = hashlib.sha256()
+    h.update(",".join(map(str, X.columns)).encode())
+    h.update(b"|" + str(y.name).encode() + b"|")
+    h.update(np.ascontiguousarray(X.to_numpy(dtype=float)).tobytes())
+    h.update(np.ascontiguousarray(y.to_numpy(dtype=float)).tobytes())
+    return h.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """Card values as plain Python types, so the card saves as JSON and skops trusts it."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+class SpitzerPredictor:
+    """A trained WISE -> Spitzer flux predictor for one target band.
+
+    Build it with :meth:`fit` or :meth:`load`; use :meth:`predict_catalog` on any table in
+    SEIP conventions (fluxes in uJy).
+
+    Attributes
+    ----------
+    target : Target
+        The predicted band (``.key`` is "mips1" or "irac4").
+    sample : str
+        Training sample ("clean", "unclean" or "all").
+    feature_set : str
+        Key of :data:`~wise2spitzer.features.FEATURE_SETS`.
+    features : list of str
+        Feature columns given to the regressor.
+    input_columns : list of str
+        Catalogue columns a table needs to be predicted.
+    domain : ConvexHullDomain
+        Hull of the labelled training rows in log W1..W4.
+    regressor : FluxRegressor
+        Fitted on every labelled row of the sample.
+    card : dict
+        How the model was made (see :meth:`fit`).
+
+    Examples
+    --------
+    >>> from wise2spitzer.datasets import simulate_seip            # doctest: +SKIP
+    >>> df = simulate_seip(3000, random_state=0)                    # doctest: +SKIP
+    >>> p = SpitzerPredictor().fit(df, target="irac4", preset="none",
+    ...                            random_state=0)                  # doctest: +SKIP
+    >>> out = p.predict_catalog(df)                                 # doctest: +SKIP
+    >>> out["i4_pred_status"].value_counts()                        # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        # The target is kept as its key (a plain str) so the skops file holds no dataclass.
+        self.target_key: str | None = None
+        self.sample: str | None = None
+        self.feature_set: str | None = None
+        self.features: list[str] = []
+        self.input_columns: list[str] = []
+        self.domain = None
+        self.regressor = None
+        self.card: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        if self.regressor is None:
+            return "SpitzerPredictor(unfitted)"
+        return (f"SpitzerPredictor(target={self.target.key!r}, sample={self.sample!r}, "
+                f"feature_set={self.feature_set!r}, n_train={self.card.get('n_train')})")
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        df: pd.DataFrame,
+        *,
+        target: str | Target,
+        sample: str = "clean",
+        feature_set: str | None = None,
+        form: str | None = None,
+        preset: str = "fast",
+        interval_method: str = "conformal",
+        random_state=None,
+        n_jobs: int | None = 1,
+        test_size: float | None = 0.2,
+        progress=None,
+        **regressor_params: Any,
+    ) -> "SpitzerPredictor":
+        """Train on the labelled rows of ``sample``.
+
+        Steps (the paper's): select the sample; keep rows with the target flux measured and
+        every feature measured; fit the convex-hull domain on their log W1..W4; split 80/20,
+        tune the hyper-parameters on the 80% (``preset``), score the tuned regressor on the 20%
+        (metrics and interval coverage go into :attr:`card`); refit on all the rows.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Catalogue in SEIP conventions (uJy).
+        target : {"mips1", "irac4"}
+        sample : {"clean", "unclean", "all"}, default "clean"
+        feature_set : str, optional
+            Default: the richest set ``df`` supports.
+        form : {"paper", "ratio"}, optional
+            Target form of :class:`~wise2spitzer.model.FluxRegressor` (its default if None).
+        preset : {"fast", "paper", "none"}, default "fast"
+            Hyper-parameter search; "none" keeps the defaults / ``regressor_params``.
+        interval_method : {"conformal", "tree_sem", "qrf"}, default "conformal"
+        random_state : int or None
+            Seeds the split, the search and the regressor: same seed, same model.
+        n_jobs : int, default 1
+        test_size : float or None, default 0.2
+            Held-out fraction scored before the final refit; None or 0 skips scoring.
+        progress : callable, optional
+            Called with a short text before each long step.
+        **regressor_params
+            Extra :class:`~wise2spitzer.model.FluxRegressor` parameters.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ModelError
+            On a bad ``sample``/``preset`` or too few labelled rows.
+        CatalogError
+            If the table lacks the columns of the sample or feature set.
+        """
+        from sklearn.base import clone
+        from sklearn.model_selection import train_test_split
+
+        from .domain import ConvexHullDomain
+        from .evaluation import (
+            _interval_stats,
+            make_regressor,
+            regression_metrics,
+            training_table,
+            tuned_params,
+        )
+        from .features import required_columns
+
+        t = get_target(target)
+        if sample not in _SAMPLES:
+            raise ModelError(f"sample must be one of {list(_SAMPLES)}; got {sample!r}")
+        if preset not in _PRESETS:
+            raise ModelError(f"preset must be one of {list(_PRESETS)}; got {preset!r}")
+        if progress:
+            progress(f"selecting labelled {sample!r} rows for {t.key}")
+        X, y, feature_set = training_table(df, target=t, sample=sample, feature_set=feature_set)
+        if len(X) < 10:
+            raise ModelError(
+                f"only {len(X)} labelled rows in sample {sample!r} for {t.key!r}; need >= 10"
+            )
+        domain = ConvexHullDomain(columns=WISE_FLUX_COLUMNS)
+        domain.fit(df.loc[X.index, list(WISE_FLUX_COLUMNS)].apply(pd.to_numeric))
+
+        reg = make_regressor(t, form=form, random_state=random_state, n_jobs=n_jobs,
+                             interval_method=interval_method, **regressor_params)
+        metrics: dict[str, float] = {}
+        coverage = None
+        if test_size:
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                X, y, test_size=test_size, random_state=random_state)
+        else:
+            X_tr, y_tr = X, y
+        reg.set_params(**tuned_params(X_tr, y_tr, base=reg, preset=preset,
+                                      random_state=random_state, progress=progress))
+        if test_size:
+            if progress:
+                progress(f"scoring on the test split ({len(X_te)} rows)")
+            scored = clone(reg).fit(X_tr, y_tr)
+            metrics = regression_metrics(y_te, scored.predict(X_te))
+            cov, width = _interval_stats(y_te, scored.predict_interval(X_te))
+            coverage = {"confidence": reg.get_params().get("confidence"),
+                        "coverage": cov, "width_dex": width, "n": len(X_te)}
+        if progress:
+            progress(f"fitting on all {len(X)} labelled rows")
+        reg.fit(X, y)
+
+        self.target_key = t.key
+        self.sample = sample
+        self.feature_set = feature_set
+        self.features = list(X.columns)
+        self.input_columns = list(dict.fromkeys(
+            list(WISE_FLUX_COLUMNS) + list(required_columns(feature_set))))
+        self.domain = domain
+        self.regressor = reg
+        selected = getattr(reg, "selected_features_", None)
+        self.card = _plain({
+            "target": t.key,
+            "target_column": t.column,
+            "sample": sample,
+            "feature_set": feature_set,
+            "features": self.features,
+            "features_selected": list(selected) if selected is not None else None,
+            "n_train": len(X),
+            "training_data_sha256": _data_sha256(X, y),
+            "preset": preset,
+            "hyperparameters": reg.get_params(deep=False),
+            "form": reg.get_params().get("form"),
+            "interval_method": reg.get_params().get("interval_method"),
+            "interval_coverage": coverage,
+            "test_metrics": metrics,
+            "test_size": test_size,
+            "random_state": random_state,
+            "versions": {p: _version(p) for p in _PACKAGES},
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        })
+        return self
+
+    @property
+    def target(self) -> Target | None:
+        """The predicted band (:class:`~wise2spitzer.schema.Target`)."""
+        return None if self.target_key is None else get_target(self.target_key)
+
+    @property
+    def n_train(self) -> int | None:
+        """Number of labelled rows the final model was fitted on."""
+        return self.card.get("n_train")
+
+    def _check_fitted(self) -> None:
+        if self.regressor is None:
+            raise ModelError("this SpitzerPredictor is not fitted; call fit() or load() first")
+
+    # ---------------------------------------------------------------- prediction
+    def row_status(self, df: pd.DataFrame) -> np.ndarray:
+        """Status of every row of ``df`` before prediction (:data:`~wise2spitzer.schema.STATUSES`).
+
+        ``missing_feature``: a needed column is absent (every row) or its value is NaN, or a
+        flux is 0 (SEIP's "not measured"); ``bad_value``: a negative or infinite number or a
+        non-numeric entry; ``outside_domain``: outside the training hull; else ``ok``.
+        """
+        self._check_fitted()
+        n = len(df)
+        status = np.full(n, STATUS_OK, dtype=object)
+        absent = [c for c in self.input_columns if c not in df.columns]
+        if absent:
+            warnings.warn(
+                f"the table lacks column(s) {absent} needed by the {self.target.key} model "
+                f"(feature set {self.feature_set!r}); every row gets status "
+                f"{STATUS_MISSING_FEATURE!r}",
+                UserWarning,
+                stacklevel=3,
+            )
+            status[:] = STATUS_MISSING_FEATURE
+            return status
+        missing = np.zeros(n, dtype=bool)
+        bad = np.zeros(n, dtype=bool)
+        for col in self.input_columns:
+            raw = df[col]
+            num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            was_null = raw.isna().to_numpy()
+            bad |= np.isnan(num) & ~was_null  # text that is not a number
+            bad |= np.isinf(num) | (num < 0)
+            missing |= was_null
+            if col in WISE_FLUX_COLUMNS:
+                # 0 flux means "not measured" in SEIP; a 0 count (wise#nm) is a real value.
+                missing |= num == 0
+        status[missing] = STATUS_MISSING_FEATURE
+        status[bad] = STATUS_BAD_VALUE
+        ok = status == STATUS_OK
+        if ok.any():
+            fluxes = df.loc[ok, list(WISE_FLUX_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+            inside = np.asarray(self.domain.contains(fluxes), dtype=bool)
+            idx = np.flatnonzero(ok)
+            status[idx[~inside]] = STATUS_OUTSIDE_DOMAIN
+        return status
+
+    def predict_catalog(
+        self,
+        df: pd.DataFrame,
+        *,
+        confidence: float = 0.95,
+        method: str | None = None,
+    ) -> pd.DataFrame:
+        """Every input row, same order and index, with the four output columns appended.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            A catalogue chunk of any size (0 rows included) in SEIP conventions.
+        confidence : float, default 0.95
+            Confidence level of the interval.
+        method : {"conformal", "tree_sem", "qrf"}, optional
+            Interval method; default the one the model was trained with.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``df`` with ``<p>_f_pred``, ``<p>_f_pred_lo``, ``<p>_f_pred_hi`` (uJy,
+            NaN without a prediction) and ``<p>_pred_status`` (see :meth:`row_status`).
+
+        Warns
+        -----
+        UserWarning
+            If a needed column is absent (every row is then ``missing_feature``).
+
+        Raises
+        ------
+        ModelError
+            If the predictor is not fitted or ``confidence`` is not in (0, 1).
+        """
+        from .features import build_features
+
+        self._check_fitted()
+        if not 0 < confidence < 1:
+            raise ModelError(f"confidence must lie in (0, 1); got {confidence!r}")
+        cols = output_columns(self.target)
+        status = self.row_status(df)
+        pred = np.full(len(df), np.nan)
+        lo = np.full(len(df), np.nan)
+        hi = np.full(len(df), np.nan)
+        ok = status == STATUS_OK
+        if ok.any():
+            rows = df.loc[ok, self.input_columns].apply(pd.to_numeric, errors="coerce")
+            X = build_features(rows, self.feature_set)[self.features]
+            # One vectorised call per quantity over all ok rows: the forest's cost is per call.
+            pred[ok] = self.regressor.predict(X)
+            iv = np.asarray(self.regressor.predict_interval(
+                X, confidence=confidence, method=method), dtype=float)
+            lo[ok], hi[ok] = iv[:, 0], iv[:, 1]
+        out = df.copy()
+        out[cols["pred"]] = pred
+        out[cols["lo"]] = lo
+        out[cols["hi"]] = hi
+        out[cols["status"]] = pd.Series(status, index=df.index, dtype="str")
+        return out
+
+    # --------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the predictor to ``path`` with :func:`skops.io.dump` (no pickle)."""
+        import skops.io as sio
+
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sio.dump(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SpitzerPredictor":
+        """Read a predictor written by :meth:`save`.
+
+        Only types from :data:`TRUSTED_TYPE_PREFIXES` are accepted; skops reports every type
+        in the file that it does not trust by default and each must match the allow-list.
+
+        Raises
+        ------
+        ModelError
+            If the file is not a skops file, holds types outside the allow-list or is not a
+            :class:`SpitzerPredictor`.
+        """
+        import skops.io as sio
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(2, "No such model file", str(path))
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+        except Exception as exc:  # zip, JSON or schema errors of a damaged/foreign file
+            raise ModelError(f"{path} is not a wise2spitzer model file (skops): {exc}") from exc
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES)]
+        if refused:
+            raise ModelError(
+                f"{path} contains types outside the allow-list {list(TRUSTED_TYPE_PREFIXES)}: "
+                f"{refused}; refusing to load it"
+            )
+        try:
+            obj = sio.load(path, trusted=untrusted)
+        except Exception as exc:
+            raise ModelError(f"could not load model file {path}: {exc}") from exc
+        if not isinstance(obj, cls):
+            raise ModelError(
+                f"{path} holds a {type(obj).__name__}, not a SpitzerPredictor"
+            )
+        return obj
