@@ -52,6 +52,13 @@ def resolve_sample(df: pd.DataFrame, sample: str | None, console: Console | None
     return "all"
 
 
+def _regressor_options(n_estimators: int | None, select_features: bool) -> dict:
+    extra: dict = {"select_features": select_features}
+    if n_estimators is not None:
+        extra["n_estimators"] = n_estimators
+    return extra
+
+
 @contextmanager
 def _status(console: Console, text: str):
     """A rich spinner whose text each long library step updates."""
@@ -104,6 +111,9 @@ def train(
     interval_method: str = typer.Option(
         "conformal", "--interval-method", help="conformal, tree_sem or qrf."),
     n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
+    select_features: bool = typer.Option(
+        True, "--select-features/--no-select-features",
+        help="Boruta feature selection (the paper's) or every feature of the set."),
     random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
 ) -> None:
@@ -114,7 +124,7 @@ def train(
     t = _target(target)
     df = _load(data, random_state, console)
     sample = resolve_sample(df, sample, console)
-    extra = {} if n_estimators is None else {"n_estimators": n_estimators}
+    extra = _regressor_options(n_estimators, select_features)
     with _status(console, f"training {t.key} on {data}") as progress:
         model = SpitzerPredictor().fit(
             df, target=t, sample=sample, feature_set=feature_set, form=form, preset=preset,
@@ -150,6 +160,9 @@ def evaluate(
         False, "--intervals",
         help="Also measure cross-validated interval coverage (tree_sem, conformal, qrf)."),
     n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
+    select_features: bool = typer.Option(
+        True, "--select-features/--no-select-features",
+        help="Boruta feature selection (the paper's) or every feature of the set."),
     random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
     out: Path | None = typer.Option(None, "--out", help="Write the metrics table as CSV."),
@@ -162,7 +175,7 @@ def evaluate(
     t = _target(target)
     df = _load(data, random_state, console)
     sample = resolve_sample(df, sample, console)
-    extra = {} if n_estimators is None else {"n_estimators": n_estimators}
+    extra = _regressor_options(n_estimators, select_features)
     with _status(console, f"evaluating {t.key} on {data}") as progress:
         table = run_evaluate(df, target=t, sample=sample, cv=cv, preset=preset,
                              random_state=random_state, interval=intervals,
