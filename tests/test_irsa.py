@@ -243,6 +243,10 @@ def test_timeout_then_successful_retry(server):
     assert server.requests[1]["QUERY"] == server.requests[0]["QUERY"]  # the same query again
     assert arch.n_requests == len(server.requests) == N_CLUSTERS_QUERIES + 3 + 1
 
+    server.faults = ["slow", "slow"]
+    with pytest.raises(FetchError, match=r"^cannot reach .*: no response within 0.2 s after 2 "):
+        irsa.fetch_members(conf=cfg.replace(retries=1))
+
 
 def test_server_error_is_retried_then_reported(server):
     cfg = make_conf(server, retries=1)
@@ -426,3 +430,19 @@ def test_cli_usage_errors(tmp_path, capsys):
     rc = main(["fetch", "--dry-run", "--positions", str(tmp_path / "missing.csv")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "missing.csv" in err
+
+
+@pytest.mark.parametrize("ending", [".fits", ".vot", ".csv"])
+def test_output_formats_keep_rows_flags_and_provenance(server, tmp_path, ending):
+    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/673/A114/members"', {})
+    pos = pd.DataFrame(
+        {"ra": np.asarray(members["RA_ICRS"]), "dec": np.asarray(members["DE_ICRS"])}
+    )
+    out = tmp_path / f"cat{ending}"
+    df = irsa.fetch_positions(pos, conf=make_conf(server), output=out)
+    back = read_catalog(out)
+    assert len(back) == len(df) == len(pos)
+    assert back["cc_flags"].fillna("").tolist() == df["cc_flags"].fillna("").tolist()
+    np.testing.assert_allclose(back["wise4"].to_numpy(float), df["wise4"].to_numpy(float))
+    assert back.attrs["meta"]["n_rows"] == len(pos)
+    assert back.attrs["meta"]["irsa_tap"] == server.url

@@ -444,15 +444,22 @@ def _short_reason(exc: BaseException) -> str:
 def _classify(exc: BaseException, timeout: float) -> tuple[bool, str, str]:
     """Return (transient, kind, reason) for a failed request."""
     import requests
+    import urllib3
     from pyvo.dal.exceptions import DALQueryError, DALServiceError
 
     chain = _causes(exc)
+    # Before the headers a timeout is requests' Timeout; while the body streams in it is
+    # urllib3's ReadTimeoutError wrapped in a pyvo DALFormatError. (urllib3's connection-refused
+    # error derives from its ConnectTimeoutError, so requests' classes are checked first.)
     for e in chain:
-        if isinstance(e, (requests.Timeout, TimeoutError)):
+        if isinstance(e, requests.Timeout):
             return True, "timeout", f"no response within {timeout:g} s"
     for e in chain:
         if isinstance(e, requests.ConnectionError):
             return True, "unreachable", _short_reason(e)
+    for e in chain:
+        if isinstance(e, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+            return True, "timeout", f"no response within {timeout:g} s"
     if isinstance(exc, DALQueryError):
         return False, "query", _one_line(exc.reason or str(exc))
     if isinstance(exc, DALServiceError):
@@ -1051,6 +1058,12 @@ def _provenance(cfg: Conf, arch: Archive, queries: list[Query], counts: dict) ->
 
 
 def _finish(df: pd.DataFrame, meta: dict, output: str | Path | None) -> pd.DataFrame:
+    # Text columns as pandas' string dtype (missing = NA) so every output format can hold them.
+    for c in df.columns:
+        if df[c].dtype == object:
+            values = df[c]
+            if values.map(lambda v: v is None or isinstance(v, str)).all():
+                df[c] = values.astype("string")
     df.attrs["provenance"] = meta
     if output is not None:
         _write(df, output, meta)
@@ -1058,8 +1071,15 @@ def _finish(df: pd.DataFrame, meta: dict, output: str | Path | None) -> pd.DataF
 
 
 def _write(df: pd.DataFrame, path: str | Path, meta: dict) -> None:
-    from .catalog import write_catalog
+    from .catalog import infer_format, write_catalog
 
+    if infer_format(path) == "fits":
+        # FITS has no null for text (and catalog.write_catalog rejects NA in a text column):
+        # an empty string is FITS's usual missing text.
+        df = df.copy()
+        for c in df.columns:
+            if pd.api.types.is_string_dtype(df[c].dtype) and df[c].isna().any():
+                df[c] = df[c].fillna("")
     write_catalog(df, path, meta=meta)
 
 
