@@ -48,16 +48,16 @@ def server():
 
 
 def make_conf(srv, **changes) -> irsa.Conf:
-    base = dict(
-        vizier_url=srv.url,
-        irsa_url=srv.url,
-        timeout=2.0,
-        retries=2,
-        backoff=0.01,
-        max_backoff=0.05,
-        page_size=5,
-        chunk_size=4,
-    )
+    base = {
+        "vizier_url": srv.url,
+        "irsa_url": srv.url,
+        "timeout": 2.0,
+        "retries": 2,
+        "backoff": 0.01,
+        "max_backoff": 0.05,
+        "page_size": 5,
+        "chunk_size": 4,
+    }
     base.update(changes)
     return irsa.Conf(**base)
 
