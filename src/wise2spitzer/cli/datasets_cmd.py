@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 
@@ -76,7 +78,28 @@ def _counts_frame(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
         counts.columns = [" ".join(str(p) for p in c if str(p)) for c in counts.columns]
     if not isinstance(counts.index, pd.RangeIndex):
         counts = counts.reset_index()
-    return counts
+    return _long_counts(counts)
+
+
+def _long_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """One row per sample and target: a wide table of many targets does not fit a terminal."""
+    pattern = re.compile(r"^(?P<target>.+)_(?P<kind>labelled|unlabelled)$")
+    targets = list(dict.fromkeys(m["target"] for c in counts.columns if (m := pattern.match(c))))
+    if "sample" not in counts.columns or not targets:
+        return counts
+    rows = []
+    for record in counts.to_dict("records"):
+        for target in targets:
+            rows.append(
+                {
+                    "sample": record["sample"],
+                    "rows": record.get("total", np.nan),
+                    "target": target,
+                    "labelled": record.get(f"{target}_labelled", np.nan),
+                    "unlabelled": record.get(f"{target}_unlabelled", np.nan),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _rich_table(frame: pd.DataFrame, *, title: str):
