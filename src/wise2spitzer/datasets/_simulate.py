@@ -162,7 +162,7 @@ def _draw_clusters(rng, n_clusters):
 
 
 def _draw_batch(rng, n, cluster_offset):
-    """Draw ``n`` candidate members; returns a dict of columns and the catalogue selection."""
+    """Draw ``n`` candidate members; return the columns and true fluxes of those with G < ~18."""
     n_clusters = max(1, n // 40)
     cl = _draw_clusters(rng, n_clusters)
     prob = cl["richness"] / cl["richness"].sum()
@@ -262,7 +262,9 @@ def _ecliptic_latitude(ra_deg, dec_deg):
 
 def _upper_limit_95(flux, sigma):
     """95% upper limit of a non-negative flux given a Gaussian measurement (flat prior)."""
-    return flux + sigma * ndtri(0.95 + 0.05 * ndtr(-flux / sigma))
+    # The clip keeps the quantile finite for (practically impossible) fluxes below -8 sigma.
+    p = np.minimum(0.95 + 0.05 * ndtr(-flux / sigma), 1.0 - 1e-12)
+    return flux + sigma * ndtri(p)
 
 
 def _wise(rng, true_w, sky, crowd, ecl_lat):
@@ -426,7 +428,7 @@ def simulate_seip(n_rows: int = SIMULATION_DEFAULT_ROWS, *, random_state=0) -> p
         (4-char str), ``ext_flg``; ``i1..i4_f_ap1``, ``i#_df_ap1``, ``i#_snr``, ``m1_f_psf``,
         ``m1_df_psf``, ``m1_snr`` (NaN where not observed or not reported); noise-free
         ``true_wise1..4``, ``true_i1..i4_f_ap1``, ``true_m1_f_psf``; WISE contamination
-        ``contam_wise1..4``; and the physical parameters ``teff``, ``radius_rsun``,
+        ``contam_wise1..4``; ``irac_observed``, ``mips_observed``; and the physical parameters ``teff``, ``radius_rsun``,
         ``distance_pc``, ``av``, ``age_myr``, ``has_disk``, ``dust_temp``, ``dust_lfrac``.
 
     Raises
@@ -450,20 +452,25 @@ def simulate_seip(n_rows: int = SIMULATION_DEFAULT_ROWS, *, random_state=0) -> p
       MIPS 24 um), reddened with a standard extinction law. The system is tied to Vega: a
       9550 K blackbody of 3.28 mas has the zero-point flux in every band, so a Vega-like
       source has MIPS1 = W4 * 7.17/8.363 and IRAC4 = W3 * 64.9/31.674.
-    * **Warm dust.** A fraction of stars (~50% in the youngest clusters, 8% at old ages)
-      carry a blackbody dust component: primordial discs with fractional luminosity
-      1e-2.5..1e-1 and 250-1000 K, debris discs with 1e-5..1e-2.5 and 100-400 K, so the
-      excess grows with wavelength.
-    * **Spitzer.** Clusters targeted by IRAC (84%) and MIPS (20%) programmes, each map
-      covering most members (IRAC4 values end up in about two thirds of rows, MIPS1 in about
-      a tenth). Noise floors of 3, 4, 12, 10 uJy (IRAC1-4) and 100 uJy (MIPS1), with map
-      depth and cirrus scatter, plus 3% (IRAC) and 4% (MIPS) calibration noise, and 4% of the
-      WISE confusion flux. IRAC values are reported above 5 sigma, MIPS1 only above 10 sigma;
-      ``m1_df_psf`` omits calibration and confusion, so it underestimates the error
-      (``m1_f_psf / m1_snr`` is the honest one).
+    * **Warm dust.** Primordial discs (~50% of members of the youngest clusters, fading
+      with a 5 Myr e-folding time; fractional luminosity 10**-2.5..10**-1, 150-1000 K) and
+      debris discs (6% of stars, 20% above 7000 K; 1e-5..1e-2, 100-400 K), each a single
+      blackbody, so excesses grow with wavelength. The dust is seen at 22.8 um in W4, the
+      band's effective wavelength for red spectra, which makes W4 ~8-10% high for them.
+    * **Spitzer.** IRAC mapped 84% of the clusters (85% of their members); MIPS 24 um maps
+      went mostly to nearby and young clusters (probability ``0.027 + 0.4 exp(-d / 700 pc)
+      + 0.76 exp(-age / 20 Myr)``, 70% of members). IRAC noise 3, 4, 12, 10 uJy (IRAC1-4)
+      and MIPS1 60 uJy times a log-normal map depth (factor ~1.6 scatter) and cirrus
+      (``sqrt(1 + 0.2 sky)``), so typically 70-100 uJy; plus 3% (IRAC) and 4% (MIPS)
+      calibration noise and 4% of the WISE confusion flux. IRAC values are reported above 5
+      sigma (IRAC4 ends up in ~70% of rows), MIPS1 only above 10 sigma (~10% of rows, ~30%
+      of rows are in a MIPS map); ``m1_df_psf`` omits calibration and confusion, so it
+      underestimates the error (``m1_f_psf / m1_snr`` is the honest one).
+      ``irac_observed`` / ``mips_observed`` say which rows a map covered.
     * **WISE.** Noise floors from the 5-sigma limits 0.08, 0.11, 1 and 6 mJy at typical
       coverage, scaled by ``sqrt(m_ref / m)`` with ``m`` the number of frames (more towards
-      the ecliptic poles), plus 2.4-5.7% calibration noise. An additive, log-normal confusion
+      the ecliptic poles), plus 2.4-5.7% calibration scatter that ``dwise#`` (and so
+      ``w#snr``) leaves out, as the catalogue does. An additive, log-normal confusion
       flux grows with the PSF area and the sky brightness (low ``|glat|``, nebulous young
       clusters), mostly in W3 and W4. Bright neighbours cause artefacts flagged in
       ``cc_flags`` (D, P, H, O; upper case adds more spurious flux); sources blended with
