@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .schema import BANDS, get_target
 
@@ -35,6 +36,7 @@ __all__ = [
     "UNIT_SCALE",
     "SNR_BINS",
     "style_context",
+    "readable_log_ticks",
     "save_figure",
     "flux_label",
     "plot_predicted_vs_observed",
@@ -136,6 +138,28 @@ def _unit_tex(unit: str) -> str:
 def _check_unit(unit: str) -> None:
     if unit not in UNIT_SCALE:
         raise ValueError(f"unit must be one of {list(UNIT_SCALE)}; got {unit!r}")
+
+
+def readable_log_ticks(ax: Axes, axis: str = "y") -> None:
+    """Plain-number tick labels on a log axis (``0.5``, ``2``, ``300``, not ``5x10^-1``).
+
+    When the axis spans less than about two decades, the 2 and 5 minor ticks are labelled too,
+    so a short axis still has several numbers on it.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def fmt(v, _pos=None):
+        return f"{v:g}" if 1e-3 <= v < 1e5 else f"$10^{{{np.log10(v):.0f}}}$"
+
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    a.set_major_locator(LogLocator(base=10))
+    a.set_major_formatter(FuncFormatter(fmt))
+    if lo > 0 and np.log10(hi / lo) < 2.2:
+        a.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+        a.set_minor_formatter(FuncFormatter(fmt))
+    else:
+        a.set_minor_formatter(NullFormatter())
 
 
 def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -322,6 +346,10 @@ def plot_relative_uncertainty(
         ax.legend(loc="lower left", markerscale=2)
         hx.tick_params(labelbottom=False)
         hy.tick_params(labelleft=False)
+        # No count-axis label at 0: it would sit on the main axes' last tick label.
+        hx.yaxis.set_major_locator(MaxNLocator(nbins=3, prune="lower"))
+        hy.xaxis.set_major_locator(MaxNLocator(nbins=3, prune="lower"))
+        readable_log_ticks(ax, "y")
         hx.set_ylabel("N")
         hy.set_xlabel("N")
         if title:
@@ -411,8 +439,8 @@ def plot_learning_curve(
 
 _METRIC_LABELS = {
     "r2": "$R^2$ (log$_{10}$ flux)",
-    "mape": "MAPE of log$_{10}$ flux [%]",
-    "mape_linear": "MAPE of flux [%]",
+    "mape": "MAPE of log$_{10}$ flux (fraction)",
+    "mape_linear": "MAPE of flux (fraction)",
     "mae": "MAE (dex)",
     "rmse": "RMSE (dex)",
 }
@@ -513,7 +541,9 @@ def plot_quality_cut(
             gid = f"snr_{lo:g}-{hi:g}"
             ax.scatter(spitzer[sel] / scale, wise[sel] / scale, s=7, lw=0, alpha=0.6,
                        color=color, label=f"{label} ({int(sel.sum())})", gid=gid)
-        vals = np.concatenate([spitzer[ok], wise[ok], [1e2, 1e4]]) / scale
+        vals = np.concatenate([spitzer[ok], wise[ok]]) / scale
+        if not len(vals):
+            vals = np.array([1e2, 1e4]) / scale
         lim = (np.nanmin(vals) / 1.6, np.nanmax(vals) * 1.6)
         ax.plot(lim, lim, "--", color=COLORS["one_to_one"], lw=1, label="1:1")
         ax.set_xscale("log")
@@ -523,7 +553,8 @@ def plot_quality_cut(
         ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(flux_label(t.band, unit))
         ax.set_ylabel(flux_label(t.counterpart_band, unit))
-        ax.legend(loc="upper left", title=f"{t.counterpart_band} SNR (n)", markerscale=2)
+        # Lower right: WISE fluxes are biased high, so that corner (below 1:1) stays empty.
+        ax.legend(loc="lower right", title=f"{t.counterpart_band} SNR (n)", markerscale=2)
         if title:
             ax.set_title(title)
     return ax

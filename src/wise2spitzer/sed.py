@@ -24,7 +24,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .plots import COLORS, UNIT_SCALE, _check_unit, _new_ax, _unit_tex, style_context
+from .plots import (
+    COLORS,
+    UNIT_SCALE,
+    _check_unit,
+    _new_ax,
+    _unit_tex,
+    readable_log_ticks,
+    style_context,
+)
 from .schema import BANDS, ID_COLUMN, STATUS_OK, TARGETS, get_target, output_columns
 
 __all__ = ["sed_table", "plot_sed", "pick_sed_sources", "INSTRUMENT_STYLE"]
@@ -37,6 +45,9 @@ INSTRUMENT_STYLE: dict[str, dict[str, object]] = {
     "IRAC": {"marker": "^", "color": COLORS["spitzer"]},
     "MIPS": {"marker": "v", "color": COLORS["spitzer"]},
 }
+
+
+_PRED_COLORS = {"mips1": COLORS["predicted"], "irac4": "#ff7f0e"}
 
 
 def _as_row(row) -> pd.Series:
@@ -211,12 +222,14 @@ def plot_sed(
             wl = BANDS[TARGETS[key].band].wavelength_um
             # Shifted a little in wavelength so an observed point of the same band (and other
             # models' predictions) stay visible next to the prediction.
-            wl = wl * (1.04 + 0.04 * i)
+            wl = wl * (1.08 + 0.06 * i)
             yerr = None
             if np.isfinite(lo) and np.isfinite(hi):
                 yerr = np.array([[max(p - lo, 0.0)], [max(hi - p, 0.0)]]) / scale
-            eb = ax.errorbar([wl], [p / scale], yerr=yerr, fmt="*", ms=12,
-                             color=COLORS["predicted"] if len(preds) <= 2 else f"C{i + 3}",
+            # One colour per predicted band (red MIPS1, orange IRAC4), or per model if several.
+            color = (_PRED_COLORS.get(key, COLORS["predicted"]) if len(preds) <= 2
+                     else f"C{i + 3}")
+            eb = ax.errorbar([wl], [p / scale], yerr=yerr, fmt="*", ms=11, color=color,
                              mec="k", mew=0.5, capsize=3, label=label, zorder=4)
             eb.lines[0].set_gid("predicted")
         ax.set_xscale("log")
@@ -225,6 +238,8 @@ def plot_sed(
         ax.set_ylabel(f"Flux density $F_\\nu$ [{_unit_tex(unit)}]")
         ax.set_xlim(0.4, 35)
         ax.set_xticks([0.5, 1, 2, 5, 10, 20, 30], ["0.5", "1", "2", "5", "10", "20", "30"])
+        ax.tick_params(axis="x", which="minor", labelbottom=False)
+        readable_log_ticks(ax, "y")
         # Outside the axes: an SED has points in every corner, a legend inside would cover some.
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0)
         ident = _ident(r)

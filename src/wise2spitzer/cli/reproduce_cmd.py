@@ -1,3 +1,151 @@
-"""Commands registered on the CLI app (filled in by the module owner)."""
+"""``wise2spitzer reproduce``, ``sed`` and ``cuts``: the study, one SED, the quality cuts."""
 
-from .app import app  # noqa: F401
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ..errors import CatalogError, ModelError
+from .app import app
+
+__all__ = ["reproduce", "sed", "cuts"]
+
+
+def _stderr_console() -> Console:
+    console = Console(stderr=True)
+    return console if console.is_terminal else Console(stderr=True, width=150)
+
+
+@app.command("reproduce")
+def reproduce(
+    data: str = typer.Option(
+        "simulated", "--data", help="simulated (embedded simulation), upper-sco (real Upper "
+        "Sco table) or a catalogue file (CSV, ECSV, FITS, VOTable, Parquet)."),
+    preset: str = typer.Option(
+        "fast", "--preset", help="fast (a few minutes on 2 cores), paper (full search, "
+        "10 folds) or none (default hyper-parameters)."),
+    out: Path = typer.Option(Path("wise2spitzer-results"), "--out", help="Output directory."),
+    random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
+    n_rows: int | None = typer.Option(
+        None, "--n-rows", help="Simulate (or subsample) this many rows."),
+    cv: int | None = typer.Option(None, "--cv", help="Folds of the evaluation (default: the "
+                                  "preset's)."),
+    quick: bool = typer.Option(False, "--quick", help="Smoke test: tiny forests, no search."),
+    n_jobs: int = typer.Option(2, "--n-jobs", help="Parallel jobs."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the figures as PDF."),
+) -> None:
+    """Run the paper's study (MIPS1 and IRAC4, clean and unclean samples) and write the report.
+
+    Writes metrics.csv, report.md, report.html (self-contained), predictions.parquet, the
+    fitted models with their cards (models/) and the figures (figures/) into --out.
+    """
+    from ..report import reproduce as run
+
+    console = _stderr_console()
+    t0 = time.perf_counter()
+    last = {"step": None}
+
+    with console.status("starting", spinner="dots") as status:
+
+        def progress(message: str) -> None:
+            step = message.split("]", 1)[0]
+            if step != last["step"]:
+                # A new numbered step gets its own line; folds and tuning only move the spinner.
+                last["step"] = step
+                console.print(f"[dim]{time.perf_counter() - t0:6.0f} s[/dim]  {message}")
+            status.update(message)
+
+        res = run(data, out=out, preset=preset, random_state=random_state, n_rows=n_rows,
+                  cv=cv, quick=quick, n_jobs=n_jobs,
+                  formats=("png", "pdf") if pdf else ("png",), progress=progress)
+    for note in res.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if res.simulated:
+        console.print("[bold yellow]All numbers and figures come from SIMULATED data.[/]")
+    typer.echo(f"report: {res.out / 'report.html'} (and report.md); metrics: "
+               f"{res.out / 'metrics.csv'}; predictions: {res.out / 'predictions.parquet'}")
+    typer.echo(f"finished in {res.elapsed_s:.0f} s")
+
+
+@app.command("sed")
+def sed(
+    data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
+    source: str = typer.Option(..., "--source", help="Value of the id column (objid)."),
+    out: Path = typer.Option(..., "--out", help="Figure file (.png, .pdf or .svg)."),
+    model: list[Path] = typer.Option(
+        [], "--model", "-m", help="Saved model(s) whose prediction to draw (repeatable); "
+        "default: the prediction columns already in the catalogue, if any."),
+    id_column: str = typer.Option("objid", "--id-column", help="Column holding --source."),
+    unit: str = typer.Option("mJy", "--unit", help="uJy, mJy or Jy."),
+    random_state: int = typer.Option(0, "--random-state", help="Seed of a simulated dataset."),
+) -> None:
+    """Draw the SED of one source: photometry plus predicted Spitzer fluxes with intervals."""
+    from matplotlib.figure import Figure
+
+    from ..catalog import load_data
+    from ..plots import UNIT_SCALE, style_context
+    from ..schema import STATUS_OK, output_columns
+    from ..sed import plot_sed
+    from .predict_cmd import load_model
+
+    if unit not in UNIT_SCALE:
+        raise CatalogError(f"--unit must be one of {list(UNIT_SCALE)}; got {unit!r}")
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise CatalogError(f"--out must end in .png, .pdf or .svg; got {str(out)!r}")
+    df = load_data(data, random_state=random_state)
+    if id_column not in df.columns:
+        raise CatalogError(f"--id-column {id_column!r} is not a column of {data!r}")
+    rows = df[df[id_column].astype(str) == str(source)]
+    if rows.empty:
+        raise CatalogError(
+            f"--source {source!r}: no row of {data!r} has {id_column} = {source!r} "
+            f"(e.g. {', '.join(map(str, df[id_column].head(3)))})")
+    row_df = rows.iloc[[0]]
+    predictions = None
+    if model:
+        predictions = {}
+        for path in model:
+            p = load_model(path)
+            res = p.predict_catalog(row_df)
+            cols = output_columns(p.target)
+            r = res.iloc[0]
+            if str(r[cols["status"]]) != STATUS_OK:
+                typer.echo(f"{path.name}: no prediction ({r[cols['status']]})", err=True)
+                continue
+            label = f"{p.target.band} predicted ({path.stem})"
+            predictions[f"{p.target.key}:{label}"] = (r[cols["pred"]], r[cols["lo"]],
+                                                      r[cols["hi"]])
+    with style_context():
+        fig = Figure(figsize=(7.2, 4.4))
+        plot_sed(row_df.iloc[0], predictions=predictions, unit=unit, ax=fig.add_subplot())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=200, bbox_inches="tight")
+    typer.echo(f"SED of {id_column} {source} written to {out}")
+
+
+@app.command("cuts")
+def cuts(
+    data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
+    out: Path = typer.Option(..., "--out", help="Output directory (figure + CSV)."),
+    target: str = typer.Option("mips1", "--target", help="mips1 or irac4."),
+    random_state: int = typer.Option(0, "--random-state", help="Seed of a simulated dataset."),
+) -> None:
+    """The WISE quality-cut analysis alone (paper Appendix A): counts per cut and the figure."""
+    import pandas as pd
+
+    from ..report import _describe_data, _load, quality_cut_analysis
+    from ..schema import get_target
+
+    try:
+        t = get_target(target)
+    except ValueError as exc:
+        raise ModelError(f"--target: {exc}") from exc
+    df, kind, _ = _load(data, None, random_state)
+    _, note, _ = _describe_data(kind, data, df, random_state)
+    paths = quality_cut_analysis(df, out=out, target=t, data_note=note)
+    table = pd.read_csv(paths["csv"])
+    typer.echo(table.to_string(index=False))
+    typer.echo(f"written: {', '.join(str(p) for p in paths.values())}")
