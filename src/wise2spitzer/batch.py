@@ -39,12 +39,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import CatalogError, ModelError
-from .schema import BANDS, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
+from .schema import BANDS, STATUS_OK, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
 
 __all__ = [
     "ALLWISE_COLUMN_MAP",
     "ENGINES",
     "FORMATS",
+    "FastPredictor",
+    "LEAN_CANDIDATES",
+    "LeanForestResult",
+    "lean_forest",
     "PredictionSummary",
     "from_allwise",
     "is_allwise",
@@ -93,7 +97,7 @@ FORMATS: dict[str, str] = {
 }
 # Columns that look numeric in a CSV but are codes: reading them as numbers would turn the
 # AllWISE cc_flags "0000" into 0 and drop the leading zeros of identifiers.
-_STRING_COLUMNS = ("cc_flags", "designation", "ph_qual", "objid", "cluster", "moon_lev")
+_STRING_COLUMNS = ("cc_flags", "designation", "ph_qual", "moon_lev")
 _CHECKPOINT_VERSION = 1
 _MAG_COLUMNS = tuple(f"w{i}mpro" for i in range(1, 5))
 
@@ -190,7 +194,8 @@ def predict_chunk(
     ----------
     predictor : object
         Anything with ``predict_catalog(df, *, confidence, method) -> DataFrame`` returning the
-        input rows, in order, with new columns appended (:class:`SpitzerPredictor`).
+        input rows, in order, with new columns appended (:class:`SpitzerPredictor`,
+        :class:`FastPredictor`).
     df : DataFrame
         The rows, SEIP or AllWISE columns.
     confidence, method
@@ -207,17 +212,349 @@ def predict_chunk(
     """
     use_allwise = is_allwise(df) if allwise is None else allwise
     features = from_allwise(df) if use_allwise else df
-    result = predictor.predict_catalog(features, confidence=confidence, method=method)
-    if len(result) != len(df):
-        raise ModelError(
-            f"predictor.predict_catalog returned {len(result)} rows for {len(df)} input rows; "
-            "every input row must come out once"
-        )
-    added = [c for c in result.columns if c not in features.columns]
-    out = df.copy()
-    for col in added:
-        out[col] = result[col].to_numpy()
+    if isinstance(predictor, FastPredictor):
+        added = predictor.predict_columns(features, confidence=confidence, method=method)
+    else:
+        result = predictor.predict_catalog(features, confidence=confidence, method=method)
+        if len(result) != len(df):
+            raise ModelError(
+                f"predictor.predict_catalog returned {len(result)} rows for {len(df)} input "
+                "rows; every input row must come out once"
+            )
+        added = {
+            c: result[c].to_numpy() for c in result.columns if c not in features.columns
+        }
+    # A shallow copy is enough: with copy-on-write the caller's frame is never modified.
+    out = df.copy(deep=False)
+    for col, values in added.items():
+        out[col] = values
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Fast inference
+# --------------------------------------------------------------------------------------------
+class FastPredictor:
+    """The same predictions as a :class:`SpitzerPredictor`, with less work per row.
+
+    :meth:`SpitzerPredictor.predict_catalog` walks the forest twice (``predict`` for the value,
+    then every tree again for the interval's spread) and validates its input once per tree.
+    Here, for the rows that pass the status checks and the domain test (done by the wrapped
+    predictor's own ``row_status``, so statuses are identical), the features are transformed
+    once, cast once to the float32 C-contiguous array the trees read, and every tree is walked
+    once, accumulating the mean and the spread together; trees are split across ``n_jobs``
+    threads (scikit-learn's tree traversal releases the GIL). Values agree with the plain
+    predictor to floating-point rounding (well below 1e-6 dex).
+
+    Interval methods other than ``conformal`` and ``tree_sem`` (e.g. ``qrf``) and non-forest
+    regressors are passed to the wrapped predictor unchanged.
+
+    Parameters
+    ----------
+    predictor : SpitzerPredictor
+        A fitted predictor.
+    n_jobs : int, default 1
+        Threads walking the trees.
+
+    Examples
+    --------
+    >>> fast = FastPredictor(predictor, n_jobs=2)                  # doctest: +SKIP
+    >>> fast.predict_catalog(df)                                   # doctest: +SKIP
+    """
+
+    def __init__(self, predictor: Any, *, n_jobs: int = 1) -> None:
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+            raise ModelError(f"n_jobs must be a positive integer; got {n_jobs!r}")
+        self.predictor = predictor
+        self.n_jobs = int(n_jobs)
+
+    def __repr__(self) -> str:
+        return f"FastPredictor({self.predictor!r}, n_jobs={self.n_jobs})"
+
+    @property
+    def target(self):
+        """The wrapped predictor's target."""
+        return self.predictor.target
+
+    @staticmethod
+    def supports(predictor: Any) -> bool:
+        """True when ``predictor`` is a fitted forest predictor the fast path understands."""
+        reg = getattr(predictor, "regressor", None)
+        pipe = getattr(reg, "pipeline_", None)
+        return (
+            pipe is not None
+            and hasattr(predictor, "row_status")
+            and getattr(reg, "estimator", None) == "extratrees"
+            and hasattr(pipe[-1], "estimators_")
+        )
+
+    def predict_catalog(
+        self, df: pd.DataFrame, *, confidence: float = 0.95, method: str | None = None
+    ) -> pd.DataFrame:
+        """As :meth:`SpitzerPredictor.predict_catalog`: every row, four columns appended."""
+        out = df.copy(deep=False)
+        for col, values in self.predict_columns(df, confidence=confidence, method=method).items():
+            out[col] = values
+        return out
+
+    def predict_columns(
+        self, df: pd.DataFrame, *, confidence: float = 0.95, method: str | None = None
+    ) -> dict[str, np.ndarray]:
+        """The four output columns for ``df`` (name -> array), without copying ``df``."""
+        p = self.predictor
+        reg = getattr(p, "regressor", None)
+        chosen = method if method is not None else getattr(reg, "interval_method_", None)
+        if not self.supports(p) or chosen not in ("conformal", "tree_sem"):
+            result = p.predict_catalog(df, confidence=confidence, method=method)
+            return {c: result[c].to_numpy() for c in result.columns if c not in df.columns}
+        if chosen not in reg.interval_methods_:
+            # The plain path raises the model's own error naming the fitted methods.
+            reg.predict_interval(np.empty((0, reg.n_features_in_)), method=chosen)
+        if not 0 < confidence < 1:
+            raise ModelError(f"confidence must lie in (0, 1); got {confidence!r}")
+        from .features import build_features
+
+        cols = output_columns(p.target)
+        status = p.row_status(df)
+        n = len(df)
+        pred, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        ok = status == STATUS_OK
+        if ok.any():
+            rows = df.loc[ok, p.input_columns].apply(pd.to_numeric, errors="coerce")
+            X = build_features(rows, p.feature_set)[p.features].to_numpy(dtype=np.float64)
+            pred[ok], lo[ok], hi[ok] = self._predict_arrays(X, confidence, chosen)
+        return {
+            cols["pred"]: pred,
+            cols["lo"]: lo,
+            cols["hi"]: hi,
+            cols["status"]: pd.array(status, dtype="str"),
+        }
+
+    def _predict_arrays(self, X: np.ndarray, confidence: float, method: str):
+        reg = self.predictor.regressor
+        names = getattr(reg, "feature_names_in_", None)
+        if names is not None and list(names) != list(self.predictor.features):
+            raise ModelError(
+                f"the regressor was fitted on features {list(names)} but the predictor gives "
+                f"{list(self.predictor.features)}"
+            )
+        Xt = reg.pipeline_[:-1].transform(X)
+        # The trees compare float32 thresholds; casting once here replaces a cast per tree.
+        Xt = np.ascontiguousarray(Xt, dtype=np.float32)
+        offset = _counterpart_offset(reg, X)
+        trees = reg.pipeline_[-1].estimators_
+        mu, sigma = _tree_moments(trees, Xt, n_jobs=self.n_jobs)
+        if method == "tree_sem":
+            from scipy.stats import norm
+
+            half = norm.ppf(0.5 + confidence / 2) * sigma / np.sqrt(len(trees))
+        else:
+            bins = np.digitize(mu + offset, reg.conformal_bin_edges_)
+            q = _conformal_quantiles(reg.conformity_scores_, confidence)[bins]
+            half = q * (sigma + reg.sigma_floor_)
+        half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
+        log_pred = mu + offset
+        return (
+            np.power(10.0, log_pred),
+            np.power(10.0, log_pred - half),
+            np.power(10.0, log_pred + half),
+        )
+
+
+#: Leaner forests tried by :func:`lean_forest`: (n_estimators, min_samples_leaf, max_depth).
+LEAN_CANDIDATES: tuple[tuple[int, int, int | None], ...] = (
+    (200, 1, None),
+    (100, 1, None),
+    (100, 3, None),
+    (60, 3, None),
+    (50, 5, None),
+    (30, 5, None),
+)
+
+
+@dataclass
+class LeanForestResult:
+    """Outcome of :func:`lean_forest`.
+
+    Attributes
+    ----------
+    predictor : SpitzerPredictor
+        The chosen predictor (the reference itself when no leaner forest is accurate enough).
+    table : DataFrame
+        One row per forest tried (the reference first): ``n_estimators``,
+        ``min_samples_leaf``, ``max_depth``, ``r2`` (test split), ``delta_r2`` (vs the
+        reference), ``interval_coverage``, ``rows_per_s`` (fast path on ``df``),
+        ``speedup`` (vs the reference), ``accepted`` and ``chosen``.
+    """
+
+    predictor: Any
+    table: pd.DataFrame
+
+
+def lean_forest(
+    predictor: Any,
+    df: pd.DataFrame,
+    *,
+    candidates: tuple[tuple[int, int, int | None], ...] = LEAN_CANDIDATES,
+    max_r2_loss: float = 0.002,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+    n_jobs: int = 1,
+) -> LeanForestResult:
+    """Pick the fastest forest whose test R2 is within ``max_r2_loss`` of ``predictor``'s.
+
+    Each candidate is a full :meth:`SpitzerPredictor.fit` on the same catalogue, target,
+    sample and feature set with the reference's other hyper-parameters (no new search), so
+    its domain and its interval calibration (conformal scores of the lean forest itself) are
+    redone; the reference is refitted the same way so that every R2 comes from the same
+    train/test split. Speed is measured with :class:`FastPredictor` on the rows of ``df``.
+
+    Parameters
+    ----------
+    predictor : SpitzerPredictor
+        The reference (e.g. the paper's 500 fully grown trees).
+    df : DataFrame
+        The training catalogue the reference was fitted on.
+    candidates : sequence of (n_estimators, min_samples_leaf, max_depth)
+        Forests to try.
+    max_r2_loss : float, default 0.002
+        Largest accepted drop of the test R2 (log10 flux).
+    test_size, random_state, n_jobs
+        Passed to :meth:`SpitzerPredictor.fit`.
+
+    Returns
+    -------
+    LeanForestResult
+
+    Raises
+    ------
+    ModelError
+        If ``predictor`` is not a fitted forest predictor or ``max_r2_loss`` is negative.
+    """
+    if not FastPredictor.supports(predictor):
+        raise ModelError(
+            "lean_forest needs a fitted SpitzerPredictor with an extratrees regressor; got "
+            f"{predictor!r}"
+        )
+    if not (np.isfinite(max_r2_loss) and max_r2_loss >= 0):
+        raise ModelError(f"max_r2_loss must be a number >= 0; got {max_r2_loss!r}")
+    if not test_size:
+        raise ModelError(f"test_size must be in (0, 1) to score the forests; got {test_size!r}")
+    ref_params = predictor.regressor.get_params(deep=False)
+    fixed = {
+        k: v
+        for k, v in ref_params.items()
+        if k not in ("counterpart", "random_state", "n_jobs", "form", "interval_method")
+    }
+
+    def refit(**forest):
+        params = {**fixed, **forest}
+        return type(predictor)().fit(
+            df,
+            target=predictor.target.key,
+            sample=predictor.sample,
+            feature_set=predictor.feature_set,
+            form=ref_params.get("form"),
+            interval_method=ref_params.get("interval_method", "conformal"),
+            preset="none",
+            random_state=random_state,
+            n_jobs=n_jobs,
+            test_size=test_size,
+            **params,
+        )
+
+    def speed(p) -> float:
+        fast = FastPredictor(p, n_jobs=n_jobs)
+        fast.predict_columns(df.iloc[:100])  # warm-up: imports and allocations
+        t0 = time.perf_counter()
+        fast.predict_columns(df)
+        return len(df) / (time.perf_counter() - t0)
+
+    rows = []
+    fitted = []
+    configs = [
+        (ref_params["n_estimators"], ref_params["min_samples_leaf"], ref_params["max_depth"])
+    ] + [tuple(c) for c in candidates]
+    for n_est, leaf, depth in configs:
+        p = refit(n_estimators=n_est, min_samples_leaf=leaf, max_depth=depth)
+        cov = (p.card.get("interval_coverage") or {}).get("coverage")
+        rows.append(
+            {
+                "n_estimators": n_est,
+                "min_samples_leaf": leaf,
+                "max_depth": depth,
+                "r2": p.card["test_metrics"]["r2"],
+                "interval_coverage": cov,
+                "rows_per_s": speed(p),
+            }
+        )
+        fitted.append(p)
+    table = pd.DataFrame(rows)
+    table["delta_r2"] = table["r2"] - table["r2"].iloc[0]
+    table["speedup"] = table["rows_per_s"] / table["rows_per_s"].iloc[0]
+    table["accepted"] = table["delta_r2"] >= -max_r2_loss
+    best = int(table.loc[table["accepted"], "rows_per_s"].idxmax())
+    table["chosen"] = table.index == best
+    return LeanForestResult(predictor=fitted[best], table=table)
+
+
+# Must equal model._MIN_HALF_WIDTH_DEX (checked by the tests against the plain path).
+_MIN_HALF_WIDTH_DEX = 1e-9
+
+
+def _counterpart_offset(reg, X: np.ndarray) -> np.ndarray:
+    """log10 of the counterpart flux for ``form="ratio"`` (zeros for the paper form)."""
+    idx = getattr(reg, "counterpart_index_", None)
+    if idx is None:
+        return np.zeros(len(X))
+    cp = X[:, idx]
+    bad = ~(cp > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bad, np.nan, np.log10(np.where(bad, 1.0, cp)))
+
+
+def _conformal_quantiles(scores_per_bin, confidence: float) -> np.ndarray:
+    """Finite-sample conformal quantile ``ceil((n + 1) c)``-th score of each Mondrian bin."""
+    import math
+
+    out = []
+    for scores in scores_per_bin:
+        n = len(scores)
+        rank = min(math.ceil((n + 1) * confidence), n)
+        out.append(float(scores[rank - 1]))
+    return np.asarray(out)
+
+
+def _tree_moments(trees, Xt32: np.ndarray, *, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over ``trees`` of their predictions, one pass.
+
+    ``Xt32`` must be float32 and C-contiguous (``check_input=False`` skips the per-tree
+    validation and copy). With ``n_jobs > 1`` each thread sums its own block of trees.
+    """
+
+    def block(sub) -> tuple[np.ndarray, np.ndarray]:
+        total = np.zeros(len(Xt32))
+        total_sq = np.zeros(len(Xt32))
+        for tree in sub:
+            p = tree.predict(Xt32, check_input=False)
+            total += p
+            total_sq += p * p
+        return total, total_sq
+
+    if n_jobs <= 1 or len(trees) < 2:
+        total, total_sq = block(trees)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        groups = [g for g in np.array_split(np.arange(len(trees)), n_jobs) if len(g)]
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            parts = list(pool.map(lambda g: block([trees[i] for i in g]), groups))
+        total = np.sum([t for t, _ in parts], axis=0)
+        total_sq = np.sum([t for _, t in parts], axis=0)
+    n = len(trees)
+    mean = total / n
+    var = np.maximum(total_sq / n - mean * mean, 0.0)
+    return mean, np.sqrt(var)
 
 
 def _output_names(predictor: Any) -> list[str] | None:
@@ -359,7 +696,7 @@ def iter_chunks(
                     yield batch.to_pandas()
         elif fmt == "csv":
             header = pd.read_csv(path, nrows=0).columns
-            dtype = {c: "str" for c in _STRING_COLUMNS if c in header}
+            dtype = {c: "str" for c in _csv_string_columns(path) if c in header}
             with pd.read_csv(path, chunksize=chunksize, dtype=dtype) as reader:
                 for chunk in reader:
                     yield chunk.reset_index(drop=True)
@@ -378,6 +715,23 @@ def iter_chunks(
         raise
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise CatalogError(f"cannot read {fmt} input {str(path)!r}: {exc}") from exc
+
+
+def _csv_string_columns(path: Path) -> set[str]:
+    """Text columns of a CSV: the AllWISE codes, plus those a catalogue sidecar marks as text.
+
+    :func:`wise2spitzer.catalog.write_catalog` stores the column dtypes of a CSV in
+    ``<file>.meta.json``; honouring it keeps e.g. string identifiers as strings here too.
+    """
+    names = set(_STRING_COLUMNS)
+    sidecar = path.with_name(path.name + ".meta.json")
+    if sidecar.is_file():
+        try:
+            info = json.loads(sidecar.read_text()).get("columns", {})
+            names |= {c for c, v in info.items() if str(v.get("dtype", "")) in ("str", "object")}
+        except (OSError, ValueError, AttributeError):
+            pass  # an unreadable sidecar only loses the hint; pandas still infers the types
+    return names
 
 
 def _read_whole(path: Path, fmt: str) -> pd.DataFrame:
@@ -657,6 +1011,8 @@ def predict_file(
     input_format: str | None = None,
     output_format: str | None = None,
     progress: bool = False,
+    fast: bool = True,
+    n_jobs: int = 1,
     model_hash: str | None = None,
     on_chunk: Callable[[int, pd.DataFrame], None] | None = None,
 ) -> PredictionSummary:
@@ -688,6 +1044,10 @@ def predict_file(
         Override the format read from the extension.
     progress : bool
         Show a progress bar (rows, rows/s, ETA) on stderr.
+    fast : bool, default True
+        Use :class:`FastPredictor` when the predictor supports it (same values to rounding).
+    n_jobs : int, default 1
+        Threads per process walking the trees on the fast path.
     model_hash : str, optional
         Fingerprint of the model (e.g. the SHA-256 of its file); computed from the pickled
         predictor when not given.
@@ -723,11 +1083,14 @@ def predict_file(
     if not output.parent.exists():
         raise FileNotFoundError(2, "No such file or directory", str(output.parent))
     kwargs = {"confidence": confidence, "method": method, "allwise": allwise}
+    model_hash = model_hash or model_fingerprint(predictor)
+    if fast and FastPredictor.supports(predictor):
+        predictor = FastPredictor(predictor, n_jobs=n_jobs)
 
     key = {
         "version": _CHECKPOINT_VERSION,
         "input": input_fingerprint(input),
-        "model": model_hash or model_fingerprint(predictor),
+        "model": model_hash,
         "chunksize": chunksize,
         "input_format": in_fmt,
         "options": {k: (None if v is None else str(v)) for k, v in kwargs.items()},
