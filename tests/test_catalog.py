@@ -447,3 +447,27 @@ def test_load_data_embedded_names():
     sim = load_data("simulated", random_state=3)
     pd.testing.assert_frame_equal(sim, load_data("simulated", random_state=3))
     assert sim["objid"].is_unique
+
+
+@pytest.mark.parametrize("ending", [".csv", ".ecsv", ".fits", ".vot", ".parquet"])
+def test_all_missing_and_object_text_columns_round_trip(tmp_path, ending):
+    df = pd.DataFrame(
+        {
+            "objid": [1, 2, 3],
+            "empty_text": pd.array([None, None, None], dtype="str"),
+            "empty_object": [None, None, None],
+            "raw_bytes": [b"x", b"yy", None],
+            "numbers": [1, 2.5, None],
+        }
+    )
+    path = tmp_path / f"t{ending}"
+    write_catalog(df, path)
+    back = read_catalog(path)
+    assert back["empty_text"].isna().all() and back["empty_object"].isna().all()
+    assert back["raw_bytes"].tolist()[:2] == ["x", "yy"] and pd.isna(back["raw_bytes"].iloc[2])
+    np.testing.assert_array_equal(back["numbers"], [1.0, 2.5, np.nan])
+
+
+def test_mixed_object_column_is_refused(tmp_path):
+    with pytest.raises(CatalogError, match=r"column 'o' mixes value types \['int', 'str'\]"):
+        write_catalog(pd.DataFrame({"o": ["x", 1]}), tmp_path / "m.parquet")

@@ -33,7 +33,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -51,6 +51,7 @@ __all__ = [
     "FORMATS",
     "NUMERIC_COLUMNS",
     "STRING_COLUMNS",
+    "embedded_name",
     "infer_format",
     "load_data",
     "measured",
@@ -573,11 +574,49 @@ def _flux_columns_in(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c in FLUX_COLUMNS and pd.api.types.is_numeric_dtype(df[c])]
 
 
+def _normalise_column(series: pd.Series, *, path: Path) -> pd.Series:
+    """Give object columns one type: text (``str`` dtype) or numbers; reject the rest."""
+    if series.dtype != object:
+        return series
+    values = series.dropna()
+    values = values.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+    kinds = {type(v) for v in values}
+    if any(issubclass(k, list | tuple | np.ndarray | dict | set) for k in kinds):
+        raise CatalogError(
+            f"cannot write {str(path)!r}: column {series.name!r} holds arrays; only scalar "
+            f"columns are supported"
+        )
+    if not kinds or all(issubclass(k, str) for k in kinds):
+        # All-missing object columns become text: it is the only type every format can hold.
+        return series.map(
+            lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+        ).astype("str")
+    if all(issubclass(k, bool | np.bool_ | int | float | np.number) for k in kinds):
+        return pd.to_numeric(series, errors="raise")
+    shown = sorted(k.__name__ for k in kinds)
+    raise CatalogError(
+        f"cannot write {str(path)!r}: column {series.name!r} mixes value types {shown}; "
+        f"convert it to one type (e.g. df[{series.name!r}].astype(str)) first"
+    )
+
+
 def _to_astropy(df: pd.DataFrame, meta: Mapping[str, Any]):
     import astropy.units as u
-    from astropy.table import Table
+    from astropy.table import Column, MaskedColumn, Table
 
-    table = Table.from_pandas(df)
+    table = Table()
+    for name in df.columns:
+        series = df[name]
+        if pd.api.types.is_string_dtype(series.dtype):
+            # Built by hand: astropy cannot type an all-missing text column from pandas.
+            mask = series.isna().to_numpy()
+            data = np.array(series.fillna("").astype(object).tolist() or [""], dtype=str)
+            data = data[: len(series)]
+            if data.dtype.itemsize == 0:
+                data = data.astype("U1")
+            table[name] = MaskedColumn(data, mask=mask) if mask.any() else Column(data)
+        else:
+            table[name] = Table.from_pandas(df[[name]])[name]
     for column in _flux_columns_in(df):
         table[column].unit = u.uJy
     table.meta.update(meta)
@@ -701,7 +740,7 @@ def write_catalog(
     format: str | None = None,
     meta: Mapping[str, Any] | None = None,
     overwrite: bool = True,
-) -> None:
+) -> Path:
     """Write a catalogue atomically in any of the supported formats.
 
     Parameters
@@ -717,6 +756,11 @@ def write_catalog(
         CSV, in the sidecar ``<path>.meta.json`` (which also records dtypes and units).
     overwrite : bool, default True
         If False, an existing ``path`` raises :class:`CatalogError`.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
 
     Notes
     -----
@@ -749,31 +793,18 @@ def write_catalog(
     out = df.reset_index(drop=True)
     out.columns = names
     for column in out.columns:
-        first = out[column].dropna().head(1)
-        if len(first) and isinstance(first.iloc[0], list | tuple | np.ndarray | dict):
-            raise CatalogError(
-                f"cannot write {str(path)!r}: column {column!r} holds arrays; only scalar "
-                f"columns are supported"
-            )
+        out[column] = _normalise_column(out[column], path=path)
     # Keep the final ending on the temporary name: astropy and pandas pick compression
     # (.fits.gz, .csv.gz) from it.
     endings = [e for e in FORMATS[fmt] if path.name.lower().endswith(e)]
     ending = max(endings, key=len) if endings else FORMATS[fmt][0]
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".tmp{ending}", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _reserve_temp(path, ending)
     extra: list = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # HIERARCH notices etc. are expected, not news
             extra = _WRITERS[fmt](out, tmp, path, clean_meta)
-        # mkstemp creates private (0600) files; give the result the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
         for src, dst in [*extra, (tmp, path)]:
-            os.chmod(src, 0o666 & ~umask)
             os.replace(src, dst)
     except CatalogError:
         raise
@@ -788,6 +819,23 @@ def write_catalog(
         side_tmp = tmp.with_name(tmp.name + _SIDECAR_SUFFIX)
         if side_tmp.exists():
             side_tmp.unlink()
+    return path
+
+
+def _reserve_temp(path: Path, ending: str) -> Path:
+    """Create a hidden, empty temporary file next to ``path`` that keeps its ending.
+
+    ``os.open`` with mode 0o666 lets the umask decide the permissions, as for any new file
+    (``tempfile.mkstemp`` would leave the finished catalogue private to its owner).
+    """
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{ending}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise CatalogError(f"cannot create a temporary file next to {str(path)!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -932,11 +980,26 @@ def validate_catalog(
 # --------------------------------------------------------------------------------------
 # data loading
 # --------------------------------------------------------------------------------------
-def _embedded_key(spec: str) -> str | None:
+def embedded_name(spec: Any) -> str | None:
+    """The embedded dataset ``spec`` names (``"simulated"``, ``"upper-sco"``), else None.
+
+    Case, ``_`` for ``-`` and a few aliases (``usco``, ``simulation``) are accepted.
+
+    Examples
+    --------
+    >>> embedded_name("Upper_Sco"), embedded_name("my.fits")
+    ('upper-sco', None)
+    """
+    if not isinstance(spec, str):
+        return None
     key = spec.strip().lower().replace("_", "-")
     aliases = {"usco": "upper-sco", "upper-scorpius": "upper-sco", "simulation": "simulated"}
     key = aliases.get(key, key)
     return key if key in EMBEDDED_DATASETS else None
+
+
+# Older name, kept for callers inside the package.
+_embedded_key = embedded_name
 
 
 def load_data(
@@ -968,7 +1031,7 @@ def load_data(
         validation error of the file.
     """
     if isinstance(spec, str):
-        key = _embedded_key(spec)
+        key = embedded_name(spec)
         if key is not None and os.path.sep not in spec:
             from .datasets import load
 
