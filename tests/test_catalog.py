@@ -471,3 +471,12 @@ def test_all_missing_and_object_text_columns_round_trip(tmp_path, ending):
 def test_mixed_object_column_is_refused(tmp_path):
     with pytest.raises(CatalogError, match=r"column 'o' mixes value types \['int', 'str'\]"):
         write_catalog(pd.DataFrame({"o": ["x", 1]}), tmp_path / "m.parquet")
+
+
+def test_embedded_name_and_write_returns_path(tmp_path):
+    from wise2spitzer.catalog import embedded_name
+
+    assert embedded_name("Upper_Sco") == "upper-sco" and embedded_name(" simulated ") == "simulated"
+    assert embedded_name("cat.fits") is None and embedded_name(tmp_path) is None
+    path = tmp_path / "w.ecsv"
+    assert write_catalog(pd.DataFrame({"a": [1]}), path) == path

@@ -517,7 +517,7 @@ def read_catalog(path: str | os.PathLike, *, format: str | None = None) -> pd.Da
     --------
     >>> import pandas as pd, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "cat.csv")
-    >>> write_catalog(pd.DataFrame({"objid": [1, 2], "wise4": [9000.0, 12000.0]}), path)
+    >>> _ = write_catalog(pd.DataFrame({"objid": [1, 2], "wise4": [9000.0, 12000.0]}), path)
     >>> read_catalog(path)["wise4"].tolist()
     [9000.0, 12000.0]
     """
