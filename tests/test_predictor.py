@@ -100,6 +100,13 @@ def test_absent_column_warns_and_marks_every_row(fitted, sim):
     assert len(out) == 5 and out["i4_f_pred"].isna().all()
 
 
+def test_duplicated_index_is_kept(fitted, sim):
+    rows = pd.concat([sim.head(3), sim.head(3)])
+    out = fitted.predict_catalog(rows)
+    assert list(out.index) == list(rows.index)
+    np.testing.assert_array_equal(out["i4_f_pred"].to_numpy()[:3], out["i4_f_pred"].to_numpy()[3:])
+
+
 def test_empty_chunk(fitted, sim):
     out = fitted.predict_catalog(sim.head(0))
     assert len(out) == 0

@@ -391,7 +391,8 @@ class SpitzerPredictor:
         out[cols["pred"]] = pred
         out[cols["lo"]] = lo
         out[cols["hi"]] = hi
-        out[cols["status"]] = pd.Series(status, index=df.index, dtype="str")
+        # Positional arrays, not Series: a chunk may carry a duplicated index.
+        out[cols["status"]] = pd.array(status, dtype="str")
         return out
 
     # --------------------------------------------------------------- persistence
