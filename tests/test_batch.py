@@ -76,6 +76,7 @@ def predictor(sim):
         feature_set="paper",
         preset="none",
         random_state=RANDOM_STATE,
+        interval_method="all",
         n_estimators=40,
         select_features=False,
     )
@@ -290,8 +291,6 @@ def test_errors_name_the_parameter(small, tmp_path):
 # ------------------------------------------------------------------ fast path
 @pytest.mark.parametrize("method", ["conformal", "tree_sem"])
 def test_fast_path_equals_the_plain_predictor(sim, predictor, method):
-    if method not in predictor.regressor.interval_methods_:
-        pytest.skip(f"{method} not fitted")  # pragma: no cover
     plain = predictor.predict_catalog(sim, confidence=0.9, method=method)
     for n_jobs in (1, 2):
         fast = FastPredictor(predictor, n_jobs=n_jobs).predict_catalog(
@@ -305,10 +304,14 @@ def test_fast_path_equals_the_plain_predictor(sim, predictor, method):
 
 
 def test_fast_path_hands_other_interval_methods_to_the_predictor(sim, predictor):
-    with pytest.raises(ModelError, match="interval method 'qrf' was not fitted"):
-        FastPredictor(predictor).predict_catalog(sim.iloc[:50], method="qrf")
+    rows = sim.iloc[:300]
+    plain = predictor.predict_catalog(rows, method="qrf")
+    fast = FastPredictor(predictor).predict_catalog(rows, method="qrf")
+    pd.testing.assert_frame_equal(fast, plain)
+    with pytest.raises(ModelError, match=r"method must be one of \['conformal'.*got 'bogus'"):
+        FastPredictor(predictor).predict_catalog(rows, method="bogus")
     with pytest.raises(ModelError, match=r"confidence must lie in \(0, 1\); got 1.5"):
-        FastPredictor(predictor).predict_catalog(sim.iloc[:50], confidence=1.5)
+        FastPredictor(predictor).predict_catalog(rows, confidence=1.5)
 
 
 def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):

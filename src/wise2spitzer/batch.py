@@ -785,8 +785,9 @@ class _HashWriter:
         self.h = hashlib.sha256()
 
     def write(self, b) -> int:
-        self.h.update(b)
-        return len(b)
+        view = memoryview(b)  # protocol 5 hands large arrays over as PickleBuffer
+        self.h.update(view)
+        return view.nbytes
 
 
 def model_fingerprint(predictor: Any) -> str:

@@ -67,9 +67,9 @@ def predict(
 ) -> None:
     """Predict MIPS1/IRAC4 fluxes for every row of INPUT and write them to OUTPUT.
 
-    Every input row is written once, in order, with the model's four columns appended
-    (prediction, interval, status). The output appears only when complete; an interrupted run
-    continues with --resume.
+    Every input row is written once, in order, with the four columns of the model appended.
+
+    The output appears only when complete; an interrupted run continues with --resume.
     """
     from ..batch import predict_file
 

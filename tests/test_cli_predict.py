@@ -1,0 +1,147 @@
+"""`wise2spitzer predict`: every row out, in order, with a reason; user errors on one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wise2spitzer.cli import main
+from wise2spitzer.schema import STATUSES, output_columns, ujy_to_mag
+
+RANDOM_STATE = 0
+OUT = list(output_columns("mips1").values())
+
+
+@pytest.fixture(scope="module")
+def sim():
+    from wise2spitzer.datasets import simulate_seip
+
+    return simulate_seip(4000, random_state=RANDOM_STATE)
+
+
+@pytest.fixture(scope="module")
+def model_file(sim, tmp_path_factory):
+    from wise2spitzer.predictor import SpitzerPredictor
+
+    p = SpitzerPredictor().fit(
+        sim, target="mips1", sample="clean", feature_set="paper", preset="none",
+        random_state=RANDOM_STATE, n_estimators=30, select_features=False,
+    )
+    path = tmp_path_factory.mktemp("model") / "m1.skops"
+    p.save(path)
+    return path
+
+
+@pytest.fixture
+def awkward(sim):
+    """Rows that must each come out with a reason: NaN, zero, negative, far outside, limits."""
+    df = sim.iloc[:40].copy().reset_index(drop=True)
+    df.loc[0, "wise3"] = np.nan  # not measured
+    df.loc[1, "wise4"] = 0.0  # SEIP's "not measured"
+    df.loc[2, "wise1"] = -5.0  # impossible flux
+    df.loc[3, ["wise1", "wise2", "wise3", "wise4"]] = [1e9, 1.0, 1e9, 1.0]  # far outside hull
+    df.loc[4, "wise2rchi2"] = np.inf
+    df.loc[5, "dwise4"] = np.nan  # W4 is a 95% upper limit (SEIP convention): still usable
+    return df
+
+
+def _run(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_every_row_out_in_order_with_a_reason(awkward, model_file, tmp_path, capsys):
+    awkward.to_csv(tmp_path / "in.csv", index=False)
+    code, out, err = _run(capsys, "predict", "--model", model_file, tmp_path / "in.csv",
+                          tmp_path / "out.parquet", "--chunksize", 7, "--no-progress")
+    assert code == 0, err
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    assert got["objid"].tolist() == awkward["objid"].tolist()
+    assert list(got.columns) == list(awkward.columns) + OUT
+    status = got[OUT[3]]
+    assert set(status) <= set(STATUSES)
+    assert status[:5].tolist() == [
+        "missing_feature", "missing_feature", "bad_value", "outside_domain", "bad_value"
+    ]
+    assert status[5] in ("ok", "outside_domain")
+    no_pred = got[OUT[0]].isna()
+    assert (status[no_pred] != "ok").all() and (status[~no_pred] == "ok").all()
+    assert (status == "ok").sum() > 0
+    assert f"{len(awkward)} of {len(awkward)} rows written" in out
+    counts = dict(kv.split("=") for kv in out.splitlines()[-1].split(": ")[1].split(", "))
+    assert sum(map(int, counts.values())) == len(awkward)
+
+
+def test_missing_column_gives_every_row_the_reason(awkward, model_file, tmp_path, capsys):
+    awkward.drop(columns=["wise3rchi2"]).to_parquet(tmp_path / "in.parquet")
+    with pytest.warns(UserWarning, match="wise3rchi2"):
+        code, out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
+                              tmp_path / "out.csv")
+    assert code == 0, err
+    got = pd.read_csv(tmp_path / "out.csv")
+    assert len(got) == len(awkward)
+    assert (got[OUT[3]] == "missing_feature").all() and got[OUT[0]].isna().all()
+
+
+def test_allwise_input(sim, model_file, tmp_path, capsys):
+    rows = sim.iloc[:300]
+    aw = pd.DataFrame({"designation": rows["objid"].astype(str).to_numpy()})
+    for i in range(1, 5):
+        flux = rows[f"wise{i}"].to_numpy(dtype=float)
+        aw[f"w{i}mpro"] = ujy_to_mag(flux, f"W{i}")
+        aw[f"w{i}sigmpro"] = 1.0857 * rows[f"dwise{i}"].to_numpy(dtype=float) / flux
+        for a, s in (("rchi2", "rchi2"), ("m", "m"), ("nm", "nm")):
+            aw[f"w{i}{a}"] = rows[f"wise{i}{s}"].to_numpy()
+    aw.to_csv(tmp_path / "allwise.csv", index=False)
+    code, out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "allwise.csv",
+                          tmp_path / "out.fits", "--allwise", "--chunksize", 100)
+    assert code == 0, err
+    from wise2spitzer.catalog import read_catalog
+
+    got = read_catalog(tmp_path / "out.fits")
+    assert got["designation"].tolist() == aw["designation"].tolist()
+    assert (got[OUT[3]] == "ok").sum() > 10
+
+
+@pytest.mark.parametrize(
+    "setup, pattern",
+    [
+        ("garbage_model", r"is not a wise2spitzer model file"),
+        ("missing_model", r"No such model file|No such file or directory"),
+        ("missing_input", r"No such file or directory: .*nope\.csv"),
+        ("bad_input", r"cannot read csv input"),
+        ("bad_format", r"cannot tell the format of output"),
+        ("bad_engine", r"engine must be one of \['local', 'dask'\]; got 'spark'"),
+        ("bad_chunksize", r"chunksize must be a positive integer; got -3"),
+    ],
+)
+def test_user_errors_are_one_stderr_line_exit_2(model_file, tmp_path, capsys, setup, pattern):
+    good = tmp_path / "in.csv"
+    pd.DataFrame({"wise1": [1.0], "wise4": [1.0]}).to_csv(good, index=False)
+    args = ["predict", "-m", model_file, good, tmp_path / "out.csv"]
+    if setup == "garbage_model":
+        (tmp_path / "bad.skops").write_bytes(b"not a zip file")
+        args[2] = tmp_path / "bad.skops"
+    elif setup == "missing_model":
+        args[2] = tmp_path / "none.skops"
+    elif setup == "missing_input":
+        args[3] = tmp_path / "nope.csv"
+    elif setup == "bad_input":
+        (tmp_path / "bad.csv").write_text('a,b\n1,"2\n')
+        args[3] = tmp_path / "bad.csv"
+    elif setup == "bad_format":
+        args[4] = tmp_path / "out.xyz"
+    elif setup == "bad_engine":
+        args += ["--engine", "spark"]
+    elif setup == "bad_chunksize":
+        args += ["--chunksize", "-3"]
+    code, out, err = _run(capsys, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wise2spitzer: error: ")
+    import re
+
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not (tmp_path / "out.csv").exists()
