@@ -302,7 +302,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]
     sidecar = _load_sidecar(path)
     columns_info = sidecar.get("columns", {}) if sidecar else {}
     string_columns = set(STRING_COLUMNS) | {
-        c for c, info in columns_info.items() if str(info.get("dtype", "")) in ("str", "object")
+        c
+        for c, info in columns_info.items()
+        if str(info.get("dtype", "")) in ("str", "object", "category")
     }
     column_types: dict[str, Any] = {c: pa.string() for c in string_columns}
     for _ in range(200):
@@ -624,7 +626,18 @@ def _to_astropy(df: pd.DataFrame, meta: Mapping[str, Any]):
 
 
 def _write_csv(df: pd.DataFrame, tmp: Path, final: Path, meta: dict[str, Any]) -> list:
-    df.to_csv(tmp, index=False)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    # pyarrow writes several times faster than DataFrame.to_csv, with floats that read back
+    # bit for bit; missing values are empty fields.
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    options = pacsv.WriteOptions(quoting_style="needed")
+    if tmp.name.lower().endswith(".gz"):
+        with pa.CompressedOutputStream(str(tmp), "gzip") as stream:
+            pacsv.write_csv(table, stream, write_options=options)
+    else:
+        pacsv.write_csv(table, str(tmp), write_options=options)
     flux = set(_flux_columns_in(df))
     columns = {}
     for c in df.columns:
