@@ -192,3 +192,9 @@ def test_export_simulated_with_random_state(tmp_path, capsys):
     pd.testing.assert_frame_equal(da, load("simulated", random_state=1), check_exact=True)
     assert not da["wise4"].equals(db["wise4"])
     assert da.attrs["meta"]["simulated"] is True and da.attrs["meta"]["random_state"] == 1
+    # the exported file is still described as simulated
+    _require("wise2spitzer.samples", "sample_counts")
+    assert main(["datasets", "describe", str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED data" in out and "(SIMULATED)" in out
+    _assert_counts_printed(out, da)

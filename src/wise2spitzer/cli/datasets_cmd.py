@@ -133,6 +133,8 @@ def describe(
     source = embedded or repr(name)
     counts = _counts_frame(df, source=source)
 
+    # A file exported from the simulation stays labelled as simulated (its metadata says so).
+    simulated = embedded == "simulated" or df.attrs.get("meta", {}).get("simulated") is True
     console = Console(highlight=False, soft_wrap=True)
     if embedded == "simulated":
         console.print(f"Dataset: simulated (random_state={random_state})")
@@ -140,9 +142,11 @@ def describe(
         console.print(f"Dataset: {embedded or name}")
     if embedded in DESCRIPTIONS:
         console.print(DESCRIPTIONS[embedded])
+    elif simulated:
+        console.print(f"{DESCRIPTIONS['simulated']} (exported by wise2spitzer)")
     console.print(f"Rows: {len(df)}")
     console.print(f"Columns ({df.shape[1]}): {', '.join(map(str, df.columns))}")
-    title = "Counts per sample and target" + (" (SIMULATED)" if embedded == "simulated" else "")
+    title = "Counts per sample and target" + (" (SIMULATED)" if simulated else "")
     console.print(_rich_table(counts, title=title))
 
 
