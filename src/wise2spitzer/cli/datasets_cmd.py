@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from ..catalog import EMBEDDED_DATASETS, FORMATS, load_data, write_catalog
+from ..catalog import EMBEDDED_DATASETS, FORMATS, embedded_name, load_data, write_catalog
 from ..errors import CatalogError
 from ..schema import WISE_FLUX_COLUMNS
 from .app import app
@@ -53,11 +53,6 @@ RandomStateOpt = Annotated[
     int,
     typer.Option("--random-state", help="Seed of the simulated dataset.", show_default=True),
 ]
-
-
-def _embedded_name(name: str) -> str | None:
-    key = name.strip().lower().replace("_", "-")
-    return key if key in EMBEDDED_DATASETS else None
 
 
 def _load(name: str, *, random_state: int, required: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -128,7 +123,7 @@ def describe(
     """Print rows, columns and the counts per sample (clean/unclean) and target."""
     from rich.console import Console
 
-    embedded = _embedded_name(name)
+    embedded = embedded_name(name)
     df = _load(name, random_state=random_state, required=DESCRIBE_REQUIRED)
     source = embedded or repr(name)
     counts = _counts_frame(df, source=source)
@@ -169,7 +164,7 @@ def export(
     """Write a dataset (or a converted catalogue file) in any supported format."""
     from .. import __version__
 
-    embedded = _embedded_name(name)
+    embedded = embedded_name(name)
     df = _load(name, random_state=random_state)
     meta: dict[str, Any] = {
         "dataset": embedded or Path(name).name,
