@@ -85,7 +85,7 @@ _WISE_BG_NOISE = np.array([0.05, 0.05, 0.2, 0.2])
 # Weight of the contamination in the profile-fit chi2, and the SNR at which the PSF model
 # mismatch doubles rchi2 for bright point sources.
 _WISE_RCHI2_BETA = np.array([0.25, 0.25, 0.3, 0.3])
-_WISE_RCHI2_PSF = np.array([300.0, 300.0, 150.0, 100.0])
+_WISE_RCHI2_PSF = np.array([300.0, 300.0, 100.0, 60.0])
 # Probability scale of an artefact flag per band (diffraction spikes, persistence, halos,
 # ghosts of bright neighbours), per unit bright-star density.
 _WISE_ARTEFACT = np.array([0.25, 0.21, 0.17, 0.15])
@@ -98,8 +98,10 @@ _IRAC_MIN_SNR = 5.0
 _MIPS_SIGMA = 60.0  # uJy, median map depth before cirrus noise
 _MIPS_CAL = 0.04
 _MIPS_MIN_SNR = 10.0  # SEIP reports m1_f_psf only above 10 sigma
-# Fraction of the WISE confusion flux that survives Spitzer's smaller PSF and local background.
-_SPITZER_CONF = 0.04
+# Fraction of the WISE confusion flux that survives Spitzer's smaller PSF (area ratio ~1/4 for
+# MIPS1 against W4, ~1/10 for IRAC against W1-W3) and its local background subtraction.
+_MIPS_CONF = 0.008
+_IRAC_CONF = 0.005
 
 _CC_CHARS = np.array(list("DPHOdpho"))  # upper case: likely spurious
 _CC_PROBS = np.array([0.35, 0.15, 0.40, 0.10])
@@ -152,7 +154,7 @@ def _draw_clusters(rng, n_clusters):
     # Spitzer programmes mapped most clusters with IRAC; MIPS 24 um maps went mostly to nearby
     # and young (star-forming) clusters.
     irac_target = rng.random(n_clusters) < 0.84
-    p_mips = np.minimum(0.027 + 0.4 * np.exp(-dist / 700.0) + 0.76 * np.exp(-age / 20.0), 1.0)
+    p_mips = np.minimum(0.027 + 0.33 * np.exp(-dist / 700.0) + 1.1 * np.exp(-age / 20.0), 1.0)
     mips_target = rng.random(n_clusters) < p_mips
     return {
         "dist": dist, "glat": glat, "glon": glon, "age": age, "av": av, "nebula": nebula,
@@ -350,7 +352,7 @@ def _spitzer(rng, true, sky, irac_cover, mips_cover, wise_contam):
     i_idx = [_IDX[b] for b in _IRAC]
     t_i = true[:, i_idx]
     # A little of the W1/W2 (3-5 um) and W3 (8-12 um) confusion reaches the IRAC aperture.
-    c_i = _SPITZER_CONF * wise_contam[:, [0, 1, 2, 2]] * _lognormal(rng, 0.5, (n, 4))
+    c_i = _IRAC_CONF * wise_contam[:, [0, 1, 2, 2]] * _lognormal(rng, 0.5, (n, 4))
     s_stat = _IRAC_SIGMA[None, :] * depth[:, None] * np.sqrt(1.0 + 0.3 * sky[:, None])
     s_i = np.sqrt(s_stat**2 + (_IRAC_CAL * t_i) ** 2)
     f_i = t_i + c_i + s_i * rng.standard_normal((n, 4))
@@ -363,7 +365,7 @@ def _spitzer(rng, true, sky, irac_cover, mips_cover, wise_contam):
         out[f"{p}_snr"] = np.where(ok_i[:, k], snr_i[:, k], np.nan)
 
     t_m = true[:, _IDX["MIPS1"]]
-    c_m = _SPITZER_CONF * wise_contam[:, 3] * _lognormal(rng, 0.5, n)
+    c_m = _MIPS_CONF * wise_contam[:, 3] * _lognormal(rng, 0.5, n)
     # 24 um maps are confused by cirrus in bright regions and vary in depth between programmes.
     s_stat = _MIPS_SIGMA * _lognormal(rng, 0.5, n) * np.sqrt(1.0 + 0.2 * sky)
     s_m = np.sqrt(s_stat**2 + (_MIPS_CAL * t_m) ** 2)
@@ -462,7 +464,7 @@ def simulate_seip(n_rows: int = SIMULATION_DEFAULT_ROWS, *, random_state=0) -> p
       + 0.76 exp(-age / 20 Myr)``, 70% of members). IRAC noise 3, 4, 12, 10 uJy (IRAC1-4)
       and MIPS1 60 uJy times a log-normal map depth (factor ~1.6 scatter) and cirrus
       (``sqrt(1 + 0.2 sky)``), so typically 70-100 uJy; plus 3% (IRAC) and 4% (MIPS)
-      calibration noise and 4% of the WISE confusion flux. IRAC values are reported above 5
+      calibration noise and 0.5% (IRAC) / 0.8% (MIPS) of the WISE confusion flux. IRAC values are reported above 5
       sigma (IRAC4 ends up in ~70% of rows), MIPS1 only above 10 sigma (~10% of rows, ~30%
       of rows are in a MIPS map); ``m1_df_psf`` omits calibration and confusion, so it
       underestimates the error (``m1_f_psf / m1_snr`` is the honest one).
