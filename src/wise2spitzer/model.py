@@ -160,6 +160,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         confidence: float = 0.95,
         conformal_cv: int = 5,
         conformal_bins: int | str = "auto",
+        conformal_score: str = "auto",
         boruta_max_iter: int = 100,
         n_jobs: int | None = None,
         random_state=None,
@@ -177,6 +178,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         self.confidence = confidence
         self.conformal_cv = conformal_cv
         self.conformal_bins = conformal_bins
+        self.conformal_score = conformal_score
         self.boruta_max_iter = boruta_max_iter
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -193,6 +195,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
             check_number("max_depth", self.max_depth, Integral, low=1, allow="None")
         check_number("confidence", self.confidence, Real, low=0, high=1, open_=True)
         check_number("conformal_cv", self.conformal_cv, Integral, low=2)
+        check_choice("conformal_score", self.conformal_score, ("auto", "spread", "residual"))
         if self.conformal_bins != "auto":
             check_number("conformal_bins", self.conformal_bins, Integral, low=1, allow="'auto'")
         check_number("boruta_max_iter", self.boruta_max_iter, Integral, low=2)
@@ -406,16 +409,22 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
             else:
                 oof_mu[test_idx], oof_sigma[test_idx] = self._tree_moments(fold[-1], Xt)
         if self.estimator == "linear":
-            # No tree spread: a plain absolute-residual score (not locally adaptive).
             self.sigma_floor_ = 0.0
         else:
             median = float(np.median(oof_sigma))
             self.sigma_floor_ = _SIGMA_FLOOR_FRACTION * median if median > 0 else 1e-6
-        scores = np.abs(target - oof_mu) / (oof_sigma + self.sigma_floor_)
-        # Mondrian split by predicted log flux: the tree spread alone under-covers bright
-        # and over-covers faint sources, so each predicted-brightness bin gets its own
-        # quantile (coverage then holds within each bin, not only on average).
         oof_flux = oof_mu + offset
+        residual = np.abs(target - oof_mu)
+        self.conformal_score_ = self._score_kind()
+        if self.conformal_score_ == "residual":
+            Z = self._difficulty_inputs(self.pipeline_[:-1].transform(X), oof_flux, oof_sigma)
+            scale = self._fit_difficulty(Z, residual, seed_cv)
+        else:
+            scale = oof_sigma + self.sigma_floor_
+        scores = residual / scale
+        # Mondrian split by predicted log flux: a normaliser alone under-covers some
+        # brightness ranges and over-covers others, so each predicted-brightness bin gets
+        # its own quantile (coverage then holds within each bin, not only on average).
         n_bins = self._n_conformal_bins(n)
         inner = np.quantile(oof_flux, np.linspace(0, 1, n_bins + 1)[1:-1])
         self.conformal_bin_edges_ = np.unique(inner)
@@ -424,6 +433,46 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
             np.sort(scores[bins == b]) for b in range(len(self.conformal_bin_edges_) + 1)
         ]
         self.oof_log_prediction_ = oof_flux  # out-of-fold log10 flux, for diagnostics
+
+    def _score_kind(self) -> str:
+        if self.conformal_score == "auto":
+            return "spread" if self.estimator == "extratrees" else "residual"
+        if self.conformal_score == "spread" and self.estimator == "linear":
+            raise ModelError(
+                "conformal_score='spread' needs a forest; with estimator='linear' use "
+                "'residual' or 'auto'"
+            )
+        return self.conformal_score
+
+    def _difficulty_inputs(self, Xt, flux_log, sigma) -> np.ndarray:
+        """Inputs of the residual model: features, predicted log flux, log tree spread."""
+        cols = [Xt, flux_log[:, None]]
+        if self.estimator == "extratrees":
+            cols.append(np.log10(sigma + self.sigma_floor_)[:, None])
+        return np.hstack(cols)
+
+    def _make_difficulty_model(self, seed: int):
+        # A smooth, shallow-leaved forest: it must learn the typical size of the error
+        # in a region, not the error of each row.
+        return ExtraTreesRegressor(
+            n_estimators=50, min_samples_leaf=20, max_features=1.0, random_state=seed,
+            n_jobs=self.n_jobs,
+        )
+
+    def _fit_difficulty(self, Z, residual, seed: int) -> np.ndarray:
+        """Cross-fit a model of log|residual|; return out-of-fold scales exp(g(x)).
+
+        The scale of each calibration row comes from a residual model that never saw the
+        row, so the scores stay exchangeable with those of new rows.
+        """
+        target = np.log(np.maximum(residual, 1e-6))
+        out = np.empty(len(Z))
+        k = min(self.conformal_cv, len(Z))
+        for train_idx, test_idx in KFold(k, shuffle=True, random_state=seed + 1).split(Z):
+            g = self._make_difficulty_model(seed).fit(Z[train_idx], target[train_idx])
+            out[test_idx] = g.predict(Z[test_idx])
+        self.difficulty_model_ = self._make_difficulty_model(seed).fit(Z, target)
+        return np.exp(out)
 
     def _fit_qrf(self, X, target, seed: int) -> None:
         from quantile_forest import ExtraTreesQuantileRegressor
@@ -521,7 +570,11 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         else:
             bins = np.digitize(mu + offset, self.conformal_bin_edges_)
             q = self._conformal_quantiles(confidence)[bins]
-            half = q * (sigma + self.sigma_floor_)
+            if self.conformal_score_ == "residual":
+                Z = self._difficulty_inputs(Xt, mu + offset, sigma)
+                half = q * np.exp(self.difficulty_model_.predict(Z))
+            else:
+                half = q * (sigma + self.sigma_floor_)
         half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
         return np.column_stack([mu - half, mu + half]) + offset[:, None]
 
