@@ -133,8 +133,9 @@ def _lognormal(rng, sigma, size):
 
 def _draw_clusters(rng, n_clusters):
     """Distance, position, age, extinction and nebulosity of each simulated cluster."""
-    # Surface density of clusters in the Galactic disc: p(d) ~ d between 0.1 and 4 kpc,
-    # flattened a little because distant clusters are under-represented in membership lists.
+    # p(d) ~ d**-0.2 on 0.1-4 kpc: the disc's surface density (~ d) times the completeness
+    # of cluster and membership lists, which falls with distance (and Spitzer surveyed nearby
+    # clusters most); the Gaia cut below thins distant clusters further.
     d_min, d_max, power = 100.0, 4000.0, 0.8
     uu = rng.random(n_clusters)
     dist = (d_min**power + uu * (d_max**power - d_min**power)) ** (1.0 / power)
@@ -443,11 +444,12 @@ def simulate_seip(n_rows: int = SIMULATION_DEFAULT_ROWS, *, random_state=0) -> p
     -----
     The model, step by step (all numbers are constants of this module):
 
-    * **Clusters and stars.** Clusters at 0.1-4 kpc (surface density rising with
-      distance), 70 pc scale height (so distant clusters sit at low ``|glat|``), ages
-      1 Myr-1 Gyr, extinction ~0.9 mag/kpc in the plane. Members have Teff 3000-12000 K
-      drawn from ``p(T) ~ T**-2.2`` (cool-weighted), a main-sequence radius from Teff
-      (inflated for pre-main-sequence stars of young clusters) and differential extinction.
+    * **Clusters and stars.** Clusters at 0.1-4 kpc (``p(d) ~ d**-0.2``: disc surface
+      density times the falling completeness of membership lists), 70 pc scale height (so
+      distant clusters sit at low ``|glat|``), ages 1 Myr-1 Gyr, extinction ~0.9 mag/kpc
+      in the plane. Members have Teff 3000-12000 K drawn from ``p(T) ~ T**-2.2``
+      (cool-weighted), a main-sequence radius from Teff (inflated for pre-main-sequence
+      stars of young clusters) and differential extinction.
       Only members with Gaia ``G < 18`` (membership lists) and ``SNR >= 5`` in some WISE band
       (AllWISE) enter the catalogue.
     * **Photosphere.** A blackbody of the star's Teff and angular size evaluated at the
@@ -470,8 +472,7 @@ def simulate_seip(n_rows: int = SIMULATION_DEFAULT_ROWS, *, random_state=0) -> p
       ~69%), MIPS1 only above 10 sigma (~36% of rows are in a MIPS map, ~10% get a value:
       most covered stars are photospheres far below 1 mJy); ``m1_df_psf`` omits calibration
       and confusion, so it underestimates the error (``m1_f_psf / m1_snr`` is the honest
-      one).
-      ``irac_observed`` / ``mips_observed`` say which rows a map covered.
+      one). ``irac_observed`` / ``mips_observed`` say which rows a map covered.
     * **WISE.** Noise floors from the 5-sigma limits 0.08, 0.11, 1 and 6 mJy at typical
       coverage, scaled by ``sqrt(m_ref / m)`` with ``m`` the number of frames (more towards
       the ecliptic poles), plus 2.4-5.7% calibration scatter that ``dwise#`` (and so
