@@ -34,6 +34,10 @@ def reproduce(
     cv: int | None = typer.Option(None, "--cv", help="Folds of the evaluation (default: the "
                                   "preset's)."),
     quick: bool = typer.Option(False, "--quick", help="Smoke test: tiny forests, no search."),
+    target: list[str] = typer.Option(
+        ["mips1", "irac4"], "--target", help="Target(s) to study (repeatable): mips1, irac4."),
+    n_estimators: int | None = typer.Option(
+        None, "--n-estimators", help="Trees per forest (default: the preset's)."),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Parallel jobs."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the figures as PDF."),
 ) -> None:
@@ -43,7 +47,13 @@ def reproduce(
     fitted models with their cards (models/) and the figures (figures/) into --out.
     """
     from ..report import reproduce as run
+    from ..schema import get_target
 
+    try:
+        targets = [get_target(t).key for t in target]
+    except ValueError as exc:
+        raise ModelError(f"--target: {exc}") from exc
+    extra = {} if n_estimators is None else {"n_estimators": n_estimators}
     console = _stderr_console()
     t0 = time.perf_counter()
     last = {"step": None}
@@ -59,8 +69,8 @@ def reproduce(
             status.update(message)
 
         res = run(data, out=out, preset=preset, random_state=random_state, n_rows=n_rows,
-                  cv=cv, quick=quick, n_jobs=n_jobs,
-                  formats=("png", "pdf") if pdf else ("png",), progress=progress)
+                  cv=cv, quick=quick, n_jobs=n_jobs, targets=targets,
+                  formats=("png", "pdf") if pdf else ("png",), progress=progress, **extra)
     for note in res.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     if res.simulated:
