@@ -7,8 +7,34 @@ and predict the Spitzer fluxes of WISE-only sources inside the training domain.
 
 from __future__ import annotations
 
+import importlib
+
 from .errors import CatalogError, FetchError, ModelError, Wise2SpitzerError
 from .schema import BANDS, TARGETS, get_target, mag_to_ujy, output_columns, ujy_to_mag
+
+# The modeling stack (scikit-learn, LightGBM, astropy) takes seconds to import; loading it on
+# first use keeps `import wise2spitzer` and `wise2spitzer --help` quick (PEP 562).
+_LAZY = {
+    "load_data": "catalog",
+    "read_catalog": "catalog",
+    "validate_catalog": "catalog",
+    "write_catalog": "catalog",
+    "load_upper_sco": "datasets",
+    "simulate_seip": "datasets",
+    "ConvexHullDomain": "domain",
+    "FluxRegressor": "model",
+    "SpitzerPredictor": "predictor",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
 
 __version__ = "0.1.0"
 
@@ -17,10 +43,19 @@ __all__ = [
     "BANDS",
     "TARGETS",
     "CatalogError",
+    "ConvexHullDomain",
+    "FluxRegressor",
+    "SpitzerPredictor",
     "FetchError",
     "ModelError",
     "Wise2SpitzerError",
     "get_target",
+    "load_data",
+    "load_upper_sco",
+    "read_catalog",
+    "simulate_seip",
+    "validate_catalog",
+    "write_catalog",
     "mag_to_ujy",
     "output_columns",
     "ujy_to_mag",
