@@ -60,7 +60,7 @@ def test_predicted_vs_observed_points_scales_labels(fluxes):
 
 def test_predicted_vs_observed_draws_into_given_axes(fluxes):
     obs, pred, _ = fluxes
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     assert plots.plot_predicted_vs_observed(obs, pred, target="irac4", ax=ax) is ax
     assert "IRAC4 8" in ax.get_xlabel()
     assert _points(ax, "wise") == 0

@@ -13,8 +13,8 @@ from wise2spitzer.datasets import simulate_seip
 from wise2spitzer.errors import CatalogError, ModelError
 from wise2spitzer.evaluation import evaluate
 from wise2spitzer.report import (
-    REPRODUCE_PRESETS,
     _QUICK,
+    REPRODUCE_PRESETS,
     quality_cut_analysis,
     quality_cut_table,
     reproduce,
@@ -71,11 +71,11 @@ def test_report_files_tables_and_simulated_labels(run):
     assert len(figures) >= 8
     for f in figures:
         assert (run.out / f).read_bytes()[:4] == b"\x89PNG"
-    captions = re.findall(r"^\*Figure \d+\. (.*)\*$", md, flags=re.M)
+    captions = re.findall(r"^\*Figure \d+\. (.*)\*$", md, flags=re.MULTILINE)
     assert len(captions) == len(figures)
     assert all(c.startswith("Simulated data.") for c in captions)
     # Every section heading that shows numbers or figures says the data was simulated.
-    for h in re.findall(r"^## (.*)$", md, flags=re.M):
+    for h in re.findall(r"^## (.*)$", md, flags=re.MULTILINE):
         if h not in ("What it means", "Run"):
             assert "(simulated data)" in h, h
     # The Table 2 equivalent shows the test R2 of the ET model as in metrics.csv.

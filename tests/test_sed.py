@@ -61,7 +61,7 @@ def test_plot_sed_points_and_axes(row):
 
 
 def test_plot_sed_explicit_predictions_of_several_models(row):
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     out = plot_sed(row, predictions={"mips1:model A": (900, 700, 1200),
                                      "mips1:model B": 1000.0, "irac4": (500, 400, 600)},
                    unit="uJy", ax=ax)

@@ -33,19 +33,19 @@ from .schema import BANDS, get_target
 
 __all__ = [
     "COLORS",
-    "UNIT_SCALE",
     "SNR_BINS",
-    "style_context",
-    "readable_log_ticks",
-    "save_figure",
+    "UNIT_SCALE",
     "flux_label",
-    "plot_predicted_vs_observed",
-    "plot_relative_uncertainty",
-    "plot_learning_curve",
     "plot_feature_importances",
+    "plot_interval_coverage",
+    "plot_learning_curve",
+    "plot_predicted_vs_observed",
     "plot_quality_cut",
     "plot_quality_cut_counts",
-    "plot_interval_coverage",
+    "plot_relative_uncertainty",
+    "readable_log_ticks",
+    "save_figure",
+    "style_context",
 ]
 
 #: One colour per kind of flux, used by every figure (the paper's red/blue convention).

@@ -28,16 +28,16 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .errors import CatalogError, ModelError, Wise2SpitzerError
-from .schema import BANDS, ID_COLUMN, STATUS_OK, WISE_FLUX_COLUMNS, get_target, output_columns
+from .schema import ID_COLUMN, STATUS_OK, WISE_FLUX_COLUMNS, get_target, output_columns
 
 __all__ = [
     "REPRODUCE_PRESETS",
     "ReproduceResult",
+    "plot_quality_cuts",
+    "quality_cut_analysis",
+    "quality_cut_table",
     "reproduce",
     "sample_flow",
-    "quality_cut_table",
-    "quality_cut_analysis",
-    "plot_quality_cuts",
 ]
 
 Progress = Callable[[str], None] | None
@@ -608,9 +608,9 @@ def reproduce(
             pred.card.update({
                 "test_metrics": regression_metrics(y_te, yhat), "test_size": 0.2,
                 "interval_coverage": {"confidence": 0.95, "coverage": float(cover.mean()),
-                                      "n": int(len(y_te))},
+                                      "n": len(y_te)},
                 "reproduce": {"preset": preset, "quick": quick, "data": kind,
-                              "n_labelled_used": int(len(X)),
+                              "n_labelled_used": len(X),
                               "max_labelled": cfg.get("max_labelled")},
             })
             predictors[(tk, s)] = pred
@@ -706,12 +706,12 @@ def reproduce(
     sed_path = _draw_seds(predicted, out / "figures", tkeys=list(used), n=n_sed, note=note,
                           formats=formats, dpi=dpi, random_state=random_state)
     if sed_path is not None:
-        figs.append((sed_path, "Spectral energy distributions (paper Fig. 8) of representative "
+        figs.append((sed_path, ("Spectral energy distributions (paper Fig. 8) of representative "
                      "sources with predictions: Gaia, 2MASS, WISE, IRAC and MIPS photometry "
                      "where measured (open WISE diamonds with arrows are SEIP 95% upper limits) "
                      "and the predicted MIPS1/IRAC4 fluxes (red stars, 95% interval bars, drawn "
                      "slightly to the right of the band's wavelength). Sources with an observed "
-                     "Spitzer flux show how close the prediction comes."))
+                     "Spitzer flux show how close the prediction comes.")))
     elapsed = time.perf_counter() - t_start
     res = ReproduceResult(out=out, data=str(data) if not isinstance(data, pd.DataFrame) else
                           "<DataFrame>", simulated=simulated, samples=sample_list, counts=counts,
@@ -1012,7 +1012,7 @@ def _findings(metrics: pd.DataFrame, coverage: pd.DataFrame, simulated: bool) ->
             continue
         band = get_target(tk).band
 
-        def r2(model):
+        def r2(model, cv=cv, te=te):
             return (f"R2 = {cv.loc[model, 'r2']:.3f} ± {cv.loc[model, 'r2_std']:.3f} (cv), "
                     f"{te.loc[model, 'r2']:.3f} (test)")
 
@@ -1099,14 +1099,14 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
         blocks.append(("figure", path, f"Figure {i}. {tag}{caption}"))
     for tk, table in quality.items():
         blocks.append(("h3", f"Quality cuts, {get_target(tk).band}" + note))
-        blocks.append(("p", f"{tag}n_kept: rows with a {get_target(tk).counterpart_band} flux "
+        blocks.append(("p", (f"{tag}n_kept: rows with a {get_target(tk).counterpart_band} flux "
                        "that pass the cut; n_labelled: of those, rows with the Spitzer flux; "
-                       "n_predictable: of those, rows the clean-sample model predicts."))
+                       "n_predictable: of those, rows the clean-sample model predicts.")))
         blocks.append(("table", table))
     if snr_table is not None:
         blocks.append(("h3", "W4 SNR of the labelled clean MIPS1 rows" + note))
-        blocks.append(("p", f"{tag}Fractions of the labelled clean MIPS1 rows per W4 SNR bin "
-                       "(samples.quality_cut_counts), next to the paper's (Appendix A)."))
+        blocks.append(("p", (f"{tag}Fractions of the labelled clean MIPS1 rows per W4 SNR bin "
+                       "(samples.quality_cut_counts), next to the paper's (Appendix A).")))
         blocks.append(("table", snr_table))
     blocks.append(("h2", "Run"))
     blocks.append(("p", (
@@ -1159,8 +1159,8 @@ figcaption{font-size:.9em;color:#444}
 
 
 def _to_html(blocks, title: str) -> str:
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    parts = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>")]
     in_list = False
     for b in blocks:
         kind = b[0]

@@ -18,7 +18,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from .plots import (
 )
 from .schema import BANDS, ID_COLUMN, STATUS_OK, TARGETS, get_target, output_columns
 
-__all__ = ["sed_table", "plot_sed", "pick_sed_sources", "INSTRUMENT_STYLE"]
+__all__ = ["INSTRUMENT_STYLE", "pick_sed_sources", "plot_sed", "sed_table"]
 
 #: Marker and colour per instrument (predictions are red stars, as in the paper).
 INSTRUMENT_STYLE: dict[str, dict[str, object]] = {

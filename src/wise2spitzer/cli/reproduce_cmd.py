@@ -11,7 +11,7 @@ from rich.console import Console
 from ..errors import CatalogError, ModelError
 from .app import app
 
-__all__ = ["reproduce", "sed", "cuts"]
+__all__ = ["cuts", "reproduce", "sed"]
 
 
 def _stderr_console() -> Console:
@@ -38,6 +38,9 @@ def reproduce(
         ["mips1", "irac4"], "--target", help="Target(s) to study (repeatable): mips1, irac4."),
     n_estimators: int | None = typer.Option(
         None, "--n-estimators", help="Trees per forest (default: the preset's)."),
+    select_features: bool = typer.Option(
+        True, "--select-features/--no-select-features",
+        help="Boruta feature selection (the paper's) or every feature of the set."),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Parallel jobs."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the figures as PDF."),
 ) -> None:
@@ -53,7 +56,10 @@ def reproduce(
         targets = [get_target(t).key for t in target]
     except ValueError as exc:
         raise ModelError(f"--target: {exc}") from exc
-    extra = {} if n_estimators is None else {"n_estimators": n_estimators}
+    # Same regressor options as `wise2spitzer evaluate`, so both print the same numbers.
+    extra: dict = {} if n_estimators is None else {"n_estimators": n_estimators}
+    if not select_features:
+        extra["select_features"] = False
     console = _stderr_console()
     t0 = time.perf_counter()
     last = {"step": None}
