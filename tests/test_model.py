@@ -305,3 +305,22 @@ def test_invalid_predict_interval_arguments(fitted, data):
         fitted.predict_interval(Xte, confidence=95)
     with pytest.raises(ModelError, match=r"method must be one of .*; got 'mapie'"):
         fitted.predict_interval(Xte, method="mapie")
+
+
+def test_features_subset_by_name_and_position(data):
+    X, y, Xte, _ = data
+    kw = dict(select_features=False, n_estimators=10, interval_method="tree_sem", random_state=2)
+    by_name = FluxRegressor(form="ratio", counterpart="wise4", features=["wise1", "wise3"], **kw)
+    by_pos = FluxRegressor(form="ratio", counterpart=3, features=[0, 2], **kw)
+    by_name.fit(X, y)
+    assert list(by_name.selected_features_) == ["wise1", "wise3"]
+    assert by_name.support_.tolist() == [True, False, True, False, False, False]
+    np.testing.assert_allclose(
+        by_name.predict(Xte), by_pos.fit(X.to_numpy(), y).predict(Xte.to_numpy())
+    )
+    with pytest.raises(ModelError, match=r"features: column 'w9' is not in X \(columns: "):
+        FluxRegressor(features=["w9"], **kw).fit(X, y)
+    with pytest.raises(ModelError, match=r"positions in \[0, 5\]; got 7"):
+        FluxRegressor(features=[7], **kw).fit(X, y)
+    with pytest.raises(ModelError, match=r"at least one column; got \[\]"):
+        FluxRegressor(features=[], **kw).fit(X, y)

@@ -84,6 +84,10 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         Regression model; ``"linear"`` is the linear baseline with the same transforms.
     select_features : bool, default True
         Run Boruta (LightGBM importances) on the transformed training features.
+    features : list of str or int, default None
+        Columns of ``X`` (names or positions) the model may use; None = all. Lets
+        :func:`wise2spitzer.tuning.tune` fix a selection made once, and keeps the
+        counterpart column available for ``form="ratio"`` without using it as a feature.
     n_estimators, max_depth, min_samples_split, min_samples_leaf, max_features
         ExtraTrees hyper-parameters (also used by the ``qrf`` interval forest).
     interval_method : {"conformal", "tree_sem", "qrf", "all"}, default "conformal"
@@ -110,7 +114,9 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         ``PowerTransformer`` -> selector (or passthrough) -> regressor, fitted on the target
         in log space.
     selected_features_ : ndarray of str
-        Names of the features the regressor uses.
+        Names of the features the regressor uses (``x0, x1...`` for an array input).
+    support_ : ndarray of bool, shape (n_features_in_,)
+        Which columns of ``X`` the regressor uses.
     feature_importances_ : ndarray of float
         Importance of each selected feature, summing to 1 (impurity importance for
         ExtraTrees, normalised ``|coef|`` of the standardised features for the linear model).
@@ -151,6 +157,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         counterpart: str | int | None = None,
         estimator: str = "extratrees",
         select_features: bool = True,
+        features=None,
         n_estimators: int = 500,
         max_depth: int | None = None,
         min_samples_split: int | float = 2,
@@ -169,6 +176,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         self.counterpart = counterpart
         self.estimator = estimator
         self.select_features = select_features
+        self.features = features
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
@@ -233,6 +241,37 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
                 raise ModelError(f"counterpart column {cp!r} is not in X; columns: {list(names)}")
             return int(matches[0])
         raise ModelError(f"counterpart must be a column name, an int position or None; got {cp!r}")
+
+    def _input_names(self) -> np.ndarray:
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return np.asarray(names, dtype=object)
+
+    def _resolve_features(self) -> np.ndarray:
+        """Boolean mask over the columns of X from the ``features`` parameter."""
+        mask = np.zeros(self.n_features_in_, dtype=bool)
+        if self.features is None:
+            mask[:] = True
+            return mask
+        wanted = [self.features] if isinstance(self.features, (str, Integral)) else self.features
+        names = getattr(self, "feature_names_in_", None)
+        for f in wanted:
+            if isinstance(f, str):
+                if names is None or f not in names:
+                    where = "X has no column names" if names is None else f"columns: {list(names)}"
+                    raise ModelError(f"features: column {f!r} is not in X ({where})")
+                mask[int(np.flatnonzero(np.asarray(names) == f)[0])] = True
+            elif isinstance(f, (Integral, np.integer)) and 0 <= int(f) < self.n_features_in_:
+                mask[int(f)] = True
+            else:
+                raise ModelError(
+                    f"features must list column names or positions in [0, "
+                    f"{self.n_features_in_ - 1}]; got {f!r}"
+                )
+        if not mask.any():
+            raise ModelError(f"features must name at least one column; got {self.features!r}")
+        return mask
 
     def _counterpart_log(self, X: np.ndarray, *, training: bool) -> np.ndarray:
         """log10 of the counterpart column (zeros for the paper form)."""
@@ -334,18 +373,17 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
             if self.select_features
             else None
         )
-        self.pipeline_ = self._make_pipeline(seed_model, selector).fit(X, target)
-
-        support = (
-            self.pipeline_.named_steps["select"].get_support()
-            if self.select_features
-            else np.ones(self.n_features_in_, dtype=bool)
+        self.input_mask_ = self._resolve_features()
+        self.pipeline_ = self._make_pipeline(seed_model, selector).fit(
+            X[:, self.input_mask_], target
         )
+
+        # support_ spans every column of X: the `features` subset, then Boruta's choice.
+        support = self.input_mask_.copy()
+        if self.select_features:
+            support[self.input_mask_] = self.pipeline_.named_steps["select"].get_support()
         self.support_ = support
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = np.array([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
-        self.selected_features_ = np.asarray(names, dtype=object)[support]
+        self.selected_features_ = self._input_names()[support]
         self.feature_importances_ = self._importances()
 
         methods = INTERVAL_METHODS if self.interval_method == "all" else (self.interval_method,)
@@ -417,7 +455,8 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         residual = np.abs(target - oof_mu)
         self.conformal_score_ = self._score_kind()
         if self.conformal_score_ == "residual":
-            Z = self._difficulty_inputs(self.pipeline_[:-1].transform(X), oof_flux, oof_sigma)
+            Xt = self.pipeline_[:-1].transform(X[:, self.input_mask_])
+            Z = self._difficulty_inputs(Xt, oof_flux, oof_sigma)
             scale = self._fit_difficulty(Z, residual, seed_cv)
         else:
             scale = oof_sigma + self.sigma_floor_
@@ -477,7 +516,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
     def _fit_qrf(self, X, target, seed: int) -> None:
         from quantile_forest import ExtraTreesQuantileRegressor
 
-        Xt = self.pipeline_[:-1].transform(X)
+        Xt = self.pipeline_[:-1].transform(X[:, self.input_mask_])
         self.qrf_ = ExtraTreesQuantileRegressor(random_state=seed, **self._forest_params())
         self.qrf_.fit(Xt, target)
 
@@ -485,7 +524,8 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
     def _transform(self, X) -> tuple[np.ndarray, np.ndarray]:
         check_is_fitted(self, "pipeline_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self.pipeline_[:-1].transform(X), self._counterpart_log(X, training=False)
+        Xt = self.pipeline_[:-1].transform(X[:, self.input_mask_])
+        return Xt, self._counterpart_log(X, training=False)
 
     def predict_log(self, X) -> np.ndarray:
         """Predicted log10 flux density (log10 uJy); NaN where the counterpart is <= 0."""
