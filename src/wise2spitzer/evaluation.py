@@ -357,8 +357,12 @@ def evaluate(
     et = make_regressor(t, form=form, random_state=random_state, n_jobs=n_jobs, **et_params)
     et.set_params(**tuned_params(X_tr, y_tr, base=et, preset=preset,
                                  random_state=random_state, progress=progress))
+    # The linear model only has the conformal interval, always calibrated when fitted; with
+    # no interval wanted, the fewest calibration folds keep that cost down (the point
+    # predictions do not depend on it).
+    lr_params = {**({} if interval else {"conformal_cv": 2}), **_linear_params(regressor_params)}
     lr = make_regressor(t, estimator="linear", form=form, random_state=random_state,
-                        n_jobs=n_jobs, **_linear_params(regressor_params))
+                        n_jobs=n_jobs, **lr_params)
     raw_all = raw_wise_estimate(df.loc[X.index], t)
     models = {"ET": et, "LR": lr}
 
@@ -420,7 +424,7 @@ def _linear_params(regressor_params: dict[str, Any]) -> dict[str, Any]:
     # Forest-only knobs make no sense for the linear baseline; the rest (form, selection,
     # interval method) is shared so both models see the same pipeline.
     forest = {"n_estimators", "max_depth", "min_samples_split", "min_samples_leaf",
-              "max_features"}
+              "max_features", "interval_method"}
     return {k: v for k, v in regressor_params.items() if k not in forest}
 
 
