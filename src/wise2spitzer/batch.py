@@ -304,7 +304,14 @@ class FastPredictor:
         p = self.predictor
         reg = getattr(p, "regressor", None)
         chosen = method if method is not None else getattr(reg, "interval_method_", None)
-        if not self.supports(p) or chosen not in ("conformal", "tree_sem"):
+        # Only the tree-spread conformal score is recomputed here; any other normaliser the
+        # regressor may learn is left to its own code.
+        spread_score = getattr(reg, "conformal_score_", "spread") == "spread"
+        if (
+            not self.supports(p)
+            or chosen not in ("conformal", "tree_sem")
+            or (chosen == "conformal" and not spread_score)
+        ):
             result = p.predict_catalog(df, confidence=confidence, method=method)
             return {c: result[c].to_numpy() for c in result.columns if c not in df.columns}
         if chosen not in reg.interval_methods_:
@@ -466,9 +473,12 @@ def lean_forest(
     def speed(p) -> float:
         fast = FastPredictor(p, n_jobs=n_jobs)
         fast.predict_columns(df.iloc[:100])  # warm-up: imports and allocations
-        t0 = time.perf_counter()
-        fast.predict_columns(df)
-        return len(df) / (time.perf_counter() - t0)
+        best = np.inf
+        for _ in range(3):  # best of three: the least disturbed by other processes
+            t0 = time.perf_counter()
+            fast.predict_columns(df)
+            best = min(best, time.perf_counter() - t0)
+        return len(df) / best
 
     rows = []
     fitted = []
@@ -595,6 +605,21 @@ def _parquet_files(path: Path) -> list[Path]:
     """The data files of a Parquet file, a directory of parts or a HATS catalogue, in order."""
     if not path.is_dir():
         return [path]
+    # HATS catalogues keep their rows under <catalogue>/dataset; the catalogue root also holds
+    # Parquet files that are not rows (per-partition statistics), and a collection holds
+    # margin caches that repeat rows near pixel edges: only the object catalogues are read.
+    hats_roots = sorted(
+        {p.parent for name in ("hats.properties", "properties") for p in path.rglob(name)}
+    )
+    datasets = [
+        r / "dataset"
+        for r in hats_roots
+        if (r / "dataset").is_dir() and _hats_product(r) in ("object", "source", "catalog", None)
+    ]
+    if hats_roots:
+        if not datasets:
+            raise CatalogError(f"input {str(path)!r} holds no HATS object catalogue")
+        return [f for d in datasets for f in _parquet_files(d)]
     files = [
         p
         for p in path.rglob("*.parquet")
@@ -614,6 +639,18 @@ def _parquet_files(path: Path) -> list[Path]:
         )
 
     return sorted(files, key=key)
+
+
+def _hats_product(root: Path) -> str | None:
+    """``dataproduct_type`` of a HATS catalogue (object, margin, index, association...)."""
+    for name in ("hats.properties", "properties"):
+        f = root / name
+        if f.is_file():
+            for line in f.read_text(errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "dataproduct_type":
+                    return value.strip()
+    return None
 
 
 def count_rows(path: str | os.PathLike, *, format: str | None = None) -> int | None:

@@ -51,6 +51,7 @@ def predict(
     ),
     workers: int = typer.Option(2, help="Workers of the local Dask cluster."),
     chunksize: int = typer.Option(100_000, help="Rows per chunk (memory is bounded by it)."),
+    threads: int = typer.Option(1, help="Threads per process walking the trees."),
     confidence: float = typer.Option(0.95, help="Confidence level of the interval."),
     method: str | None = typer.Option(
         None, help="Interval method (tree_sem, conformal, qrf); default: the model's."
@@ -87,6 +88,7 @@ def predict(
         allwise=True if allwise else None,
         resume=resume,
         progress=sys.stderr.isatty() if progress is None else progress,
+        n_jobs=threads,
         model_hash=_sha256(model),
     )
     typer.echo(
