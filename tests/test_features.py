@@ -56,9 +56,7 @@ def test_colours_are_log_ratios_nan_where_not_positive(table):
     expected = np.log10(table["wise1"].iloc[ok] / table["wise2"].iloc[ok])
     np.testing.assert_allclose(out["w1_w2"].iloc[ok], expected)
     assert out["w1_w2"].iloc[[2, 3, 4]].isna().all()
-    np.testing.assert_allclose(
-        out["w3_w4"], np.log10(table["wise3"] / table["wise4"]), rtol=1e-12
-    )
+    np.testing.assert_allclose(out["w3_w4"], np.log10(table["wise3"] / table["wise4"]), rtol=1e-12)
 
 
 def test_missing_columns_are_named(table):

@@ -30,8 +30,13 @@ def data(random_state):
 
 
 def base(**kw) -> FluxRegressor:
-    params = dict(form="ratio", counterpart="wise4", select_features=False,
-                  interval_method="tree_sem", random_state=0)
+    params = {
+        "form": "ratio",
+        "counterpart": "wise4",
+        "select_features": False,
+        "interval_method": "tree_sem",
+        "random_state": 0,
+    }
     params.update(kw)
     return FluxRegressor(**params)
 
@@ -47,8 +52,9 @@ def test_log_r2_score_is_r2_on_log_flux(data):
 
 def test_paper_preset_is_a_randomized_search(data, random_state):
     X, y = data
-    best, search = tune(X, y, base=base(), preset="paper", n_iter=3, cv=3,
-                        random_state=random_state)
+    best, search = tune(
+        X, y, base=base(), preset="paper", n_iter=3, cv=3, random_state=random_state
+    )
     assert isinstance(search, RandomizedSearchCV)
     assert len(search.cv_results_["params"]) == 3
     assert search.n_splits_ == 3
@@ -60,9 +66,17 @@ def test_paper_preset_is_a_randomized_search(data, random_state):
 
 def test_fast_preset_halves_over_trees_and_prefers_lean_forests(data, random_state):
     X, y = data
-    best, search = tune(X, y, base=base(interval_method="conformal", conformal_cv=2),
-                        preset="fast", n_iter=9, cv=3, min_estimators=10,
-                        tolerance=0.05, random_state=random_state)
+    best, search = tune(
+        X,
+        y,
+        base=base(interval_method="conformal", conformal_cv=2),
+        preset="fast",
+        n_iter=9,
+        cv=3,
+        min_estimators=10,
+        tolerance=0.05,
+        random_state=random_state,
+    )
     assert isinstance(search, HalvingRandomSearchCV)
     assert search.resource == "n_estimators"
     table = search.lean_table_
@@ -79,8 +93,18 @@ def test_fast_preset_halves_over_trees_and_prefers_lean_forests(data, random_sta
 
 def test_zero_tolerance_picks_the_best_score(data, random_state):
     X, y = data
-    _, search = tune(X, y, base=base(), preset="fast", n_iter=3, cv=3, tolerance=0.0,
-                     min_estimators=10, n_candidates_lean=1, random_state=random_state)
+    _, search = tune(
+        X,
+        y,
+        base=base(),
+        preset="fast",
+        n_iter=3,
+        cv=3,
+        tolerance=0.0,
+        min_estimators=10,
+        n_candidates_lean=1,
+        random_state=random_state,
+    )
     table = search.lean_table_
     assert table.loc[table["chosen"], "cv_r2"].iloc[0] == table["cv_r2"].max()
     assert table["n_estimators"].min() >= 10
@@ -88,8 +112,15 @@ def test_zero_tolerance_picks_the_best_score(data, random_state):
 
 def test_boruta_runs_once_before_the_search(data, random_state):
     X, y = data
-    best, search = tune(X, y, base=base(select_features=True, boruta_max_iter=15),
-                        preset="paper", n_iter=2, cv=2, random_state=random_state)
+    best, search = tune(
+        X,
+        y,
+        base=base(select_features=True, boruta_max_iter=15),
+        preset="paper",
+        n_iter=2,
+        cv=2,
+        random_state=random_state,
+    )
     assert "noise" not in search.selected_features_
     assert best.select_features is False
     assert best.features == search.selected_features_

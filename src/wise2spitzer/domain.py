@@ -54,9 +54,7 @@ def log_fluxes(data, columns: Sequence[str] = WISE_FLUX_COLUMNS) -> np.ndarray:
     if isinstance(data, pd.DataFrame):
         missing = [c for c in columns if c not in data.columns]
         if missing:
-            raise ModelError(
-                f"the domain needs flux columns {columns}; the table lacks {missing}"
-            )
+            raise ModelError(f"the domain needs flux columns {columns}; the table lacks {missing}")
         values = np.column_stack(
             [
                 pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -164,7 +162,7 @@ class ConvexHullDomain(BaseEstimator):
         self.equations_ = np.unique(np.round(hull.equations, 12), axis=0)
         self.vertices_ = points[hull.vertices]
         self.bounds_ = np.vstack([points.min(axis=0), points.max(axis=0)])
-        self.n_points_ = int(len(points))
+        self.n_points_ = len(points)
         self.n_dropped_ = int(len(logx) - len(points))
         self.volume_ = float(hull.volume)
         self.n_features_in_ = dim

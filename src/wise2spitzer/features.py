@@ -61,9 +61,7 @@ _PREFERENCE: tuple[str, ...] = ("paper+colours", "paper", "flux+colours", "flux"
 
 def _check_set(feature_set: str) -> str:
     if feature_set not in FEATURE_SETS:
-        raise CatalogError(
-            f"feature_set must be one of {list(FEATURE_SETS)}; got {feature_set!r}"
-        )
+        raise CatalogError(f"feature_set must be one of {list(FEATURE_SETS)}; got {feature_set!r}")
     return feature_set
 
 

@@ -15,22 +15,38 @@ The method of Fonseca-Bonilla et al. (2024), as one scikit-learn estimator:
 
 The conformal interval
 ----------------------
-Score ``s = |t - t_hat| / sigma(x)`` with ``sigma(x)`` the spread (standard deviation) of the
-trees' predictions in log space plus a small floor, so that the interval is wide where the
-trees disagree (faint sources, sparse regions) and narrow where they agree. Scores are
-computed out of fold (K-fold cross-conformal: each fold is predicted by a forest that never
-saw it), then the model is refit on all rows and the interval is
-``t_hat(x) +/- q * sigma(x)`` with ``q`` the ``ceil((n + 1) c) / n`` empirical quantile of the
-``n`` scores at confidence ``c``. Scores are kept, so any confidence can be asked for at
-prediction time.
+Score ``s = |t - t_hat| / d(x)``, with the difficulty ``d(x)``
+
+* ``conformal_score="spread"`` (default for ExtraTrees): the standard deviation of the trees'
+  predictions in log space plus a small floor, so the interval is wide where the trees
+  disagree (faint sources, sparse regions) and narrow where they agree;
+* ``conformal_score="residual"`` (default for the linear baseline): ``exp(g(x))`` with ``g`` a
+  smooth forest fitted to ``log|t - t_hat|`` on the features, the predicted flux and the tree
+  spread; cross-fitted, so no row's scale comes from a model that saw its residual.
+
+Scores are computed out of fold (K-fold cross-conformal: each fold is predicted by a forest
+that never saw it), then the model is refit on all rows and the interval is
+``t_hat(x) +/- q * d(x)`` with ``q`` the ``ceil((n + 1) c)``-th smallest of the ``n`` scores at
+confidence ``c``. Scores are grouped in bins of predicted flux (Mondrian conformal,
+``conformal_bins``), each with its own ``q``, so coverage holds for faint and bright sources
+alike, not only on average. Scores are kept, so any confidence can be asked for at
+prediction time. Fold models are weaker than the final one (trained on (K-1)/K of the rows),
+so coverage errs on the high side by a point or two.
 
 MAPIE 1.6 is not used for this step, although it was the first choice: its
-``StdConformityScore`` needs ``predict(X, return_std=True)`` and its ``CrossConformalRegressor``
-fixes the confidence level at construction, its ``ResidualNormalisedScore`` only works with
-split (not cross) conformal and spends part of the already small calibration set on the
-residual model, and a fitted MAPIE object would bring many more types into the skops file the
-predictor bundle is saved in. The few lines below implement the published normalised
-cross-conformal recipe (Lei et al. 2018; Papadopoulos et al. 2011) with NumPy.
+``StdConformityScore`` needs a ``predict(X, return_std=True)`` estimator and MAPIE's cross
+conformal regressor fixes the confidence level at construction; its
+``ResidualNormalisedScore`` only works with split (not cross) conformal and spends part of the
+already small calibration set (about 1,100 clean MIPS1 rows) on the residual model; neither
+offers Mondrian bins; and a fitted MAPIE object would bring many more types into the skops
+file the predictor bundle is saved in. The published normalised cross-conformal recipe (Lei
+et al. 2018; Papadopoulos et al. 2011; Mondrian: Vovk et al. 2005) takes a few lines of NumPy.
+
+``qrf`` (``quantile_forest.ExtraTreesQuantileRegressor`` with the same hyper-parameters) is
+kept for comparison; with fully grown trees its leaves hold few rows, so its quantiles tend
+to under-cover. ``tree_sem`` (the paper's mean of trees +/- z * std / sqrt(n_trees)) is the
+uncertainty of the forest's mean, not of a new source's flux: it covers only a small fraction
+of held-out fluxes and is reported for reproduction.
 """
 
 from __future__ import annotations
@@ -41,7 +57,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.stats import norm
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
@@ -52,7 +68,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from .errors import ModelError
 from .selection import BorutaSelector, check_choice, check_number
 
-__all__ = ["FluxRegressor", "FORMS", "ESTIMATORS", "INTERVAL_METHODS"]
+__all__ = ["ESTIMATORS", "FORMS", "INTERVAL_METHODS", "FluxRegressor"]
 
 FORMS: tuple[str, ...] = ("paper", "ratio")
 ESTIMATORS: tuple[str, ...] = ("extratrees", "linear")
@@ -160,9 +176,9 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         features=None,
         n_estimators: int = 500,
         max_depth: int | None = None,
-        min_samples_split: int | float = 2,
-        min_samples_leaf: int | float = 1,
-        max_features: float | int | str | None = 1.0,
+        min_samples_split: float = 2,
+        min_samples_leaf: float = 1,
+        max_features: float | str | None = 1.0,
         interval_method: str = "conformal",
         confidence: float = 0.95,
         conformal_cv: int = 5,
@@ -289,14 +305,14 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ building blocks
     def _forest_params(self) -> dict:
-        return dict(
-            n_estimators=self.n_estimators,
-            max_depth=self.max_depth,
-            min_samples_split=self.min_samples_split,
-            min_samples_leaf=self.min_samples_leaf,
-            max_features=self.max_features,
-            n_jobs=self.n_jobs,
-        )
+        return {
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "min_samples_split": self.min_samples_split,
+            "min_samples_leaf": self.min_samples_leaf,
+            "max_features": self.max_features,
+            "n_jobs": self.n_jobs,
+        }
 
     def _make_regressor(self, seed: int):
         if self.estimator == "linear":
@@ -352,9 +368,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         """
         self._check_params()
         # Two rows at least: one row can neither be transformed nor calibrated.
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, ensure_min_samples=2
-        )
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, ensure_min_samples=2)
         if not np.all(y > 0):
             raise ModelError(
                 f"y must be a flux density in uJy > 0 in every row; {int(np.sum(~(y > 0)))} of "
@@ -394,7 +408,9 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         if "qrf" in methods:
             self._fit_qrf(X, target, seed_qrf)
         self.interval_methods_ = tuple(m for m in INTERVAL_METHODS if m in methods)
-        self.interval_method_ = "conformal" if self.interval_method == "all" else self.interval_method
+        self.interval_method_ = (
+            "conformal" if self.interval_method == "all" else self.interval_method
+        )
         return self
 
     def _importances(self) -> np.ndarray:
@@ -494,7 +510,10 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         # A smooth, shallow-leaved forest: it must learn the typical size of the error
         # in a region, not the error of each row.
         return ExtraTreesRegressor(
-            n_estimators=50, min_samples_leaf=20, max_features=1.0, random_state=seed,
+            n_estimators=50,
+            min_samples_leaf=20,
+            max_features=1.0,
+            random_state=seed,
             n_jobs=self.n_jobs,
         )
 
@@ -521,7 +540,18 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         self.qrf_.fit(Xt, target)
 
     # ------------------------------------------------------------------ predict
-    def _transform(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def model_inputs(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """What the final regressor sees for ``X``, for code that walks the trees itself.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_selected)
+            The ``features`` subset of ``X``, Yeo-Johnson transformed, standardised and
+            reduced to the selected features.
+        offset : ndarray of shape (n_samples,)
+            ``log10(counterpart)`` for ``form="ratio"`` (NaN where it is <= 0), zeros for
+            ``form="paper"``; ``log10(flux) = pipeline_[-1].predict(Xt) + offset``.
+        """
         check_is_fitted(self, "pipeline_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         Xt = self.pipeline_[:-1].transform(X[:, self.input_mask_])
@@ -529,7 +559,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
 
     def predict_log(self, X) -> np.ndarray:
         """Predicted log10 flux density (log10 uJy); NaN where the counterpart is <= 0."""
-        Xt, offset = self._transform(X)
+        Xt, offset = self.model_inputs(X)
         return self.pipeline_[-1].predict(Xt) + offset
 
     def predict(self, X) -> np.ndarray:
@@ -540,7 +570,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         """Each tree's predicted log10 flux, shape (n_samples, n_estimators) (forest only)."""
         if self.estimator != "extratrees":
             raise ModelError("predict_trees_log needs estimator='extratrees'; got 'linear'")
-        Xt, offset = self._transform(X)
+        Xt, offset = self.model_inputs(X)
         trees = self.pipeline_[-1].estimators_
         return np.column_stack([t.predict(Xt) for t in trees]) + offset[:, None]
 
@@ -580,7 +610,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
                 f"interval method {method!r} was not fitted (fitted: {list(self.interval_methods_)}); "
                 f"refit with interval_method={method!r} or 'all'"
             )
-        Xt, offset = self._transform(X)
+        Xt, offset = self.model_inputs(X)
         out = np.empty((len(Xt), 2))
         for start in range(0, len(Xt), _CHUNK_ROWS):
             sl = slice(start, start + _CHUNK_ROWS)

@@ -202,9 +202,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             imp = np.nan_to_num(self.importances_, nan=-np.inf)
             best = int(np.lexsort((-imp, self.ranking_))[0])
             support[best] = True
-            name = (
-                self.feature_names_in_[best] if hasattr(self, "feature_names_in_") else best
-            )
+            name = self.feature_names_in_[best] if hasattr(self, "feature_names_in_") else best
             warnings.warn(
                 f"Boruta confirmed none of the {X.shape[1]} features; keeping the top-ranked "
                 f"feature {name!r}. Consider more rows, a larger max_iter or a lower perc.",
@@ -212,7 +210,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
                 stacklevel=2,
             )
         self.support_ = support
-        self.n_iter_ = int(len(history))
+        self.n_iter_ = len(history)
         return self
 
     def _get_support_mask(self) -> np.ndarray:

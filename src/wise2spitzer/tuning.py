@@ -45,10 +45,10 @@ from .model import FluxRegressor
 from .selection import check_choice, check_number
 
 __all__ = [
-    "PRESETS",
     "PARAM_DISTRIBUTIONS",
-    "log_r2_score",
+    "PRESETS",
     "lean_tree_counts",
+    "log_r2_score",
     "tune",
 ]
 
