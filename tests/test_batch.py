@@ -340,8 +340,8 @@ def test_dask_paths_equal_the_single_process_path(sim, predictor, tmp_path):
     distributed = pytest.importorskip("distributed")
     cloudpickle = pytest.importorskip("cloudpickle")
 
-    rows = sim.iloc[:2000].reset_index(drop=True)
-    lsdb.from_dataframe(rows, ra_column="ra", dec_column="dec", partition_rows=400) \
+    rows = sim.iloc[:1200].reset_index(drop=True)
+    lsdb.from_dataframe(rows, ra_column="ra", dec_column="dec", partition_rows=300) \
         .write_catalog(tmp_path / "hats", catalog_name="sim", progress_bar=False)
     catalog = lsdb.read_hats(tmp_path / "hats")
     assert catalog.npartitions > 1

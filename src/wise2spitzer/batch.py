@@ -286,6 +286,7 @@ class FastPredictor:
             and hasattr(predictor, "row_status")
             and getattr(reg, "estimator", None) == "extratrees"
             and hasattr(pipe[-1], "estimators_")
+            and hasattr(reg, "model_inputs")
         )
 
     def predict_catalog(
@@ -328,7 +329,7 @@ class FastPredictor:
         ok = status == STATUS_OK
         if ok.any():
             rows = df.loc[ok, p.input_columns].apply(pd.to_numeric, errors="coerce")
-            X = build_features(rows, p.feature_set)[p.features].to_numpy(dtype=np.float64)
+            X = build_features(rows, p.feature_set)[p.features]
             pred[ok], lo[ok], hi[ok] = self._predict_arrays(X, confidence, chosen)
         return {
             cols["pred"]: pred,
@@ -337,18 +338,12 @@ class FastPredictor:
             cols["status"]: pd.array(status, dtype="str"),
         }
 
-    def _predict_arrays(self, X: np.ndarray, confidence: float, method: str):
+    def _predict_arrays(self, X: pd.DataFrame, confidence: float, method: str):
         reg = self.predictor.regressor
-        names = getattr(reg, "feature_names_in_", None)
-        if names is not None and list(names) != list(self.predictor.features):
-            raise ModelError(
-                f"the regressor was fitted on features {list(names)} but the predictor gives "
-                f"{list(self.predictor.features)}"
-            )
-        Xt = reg.pipeline_[:-1].transform(X)
+        # The regressor's own transform (feature subset, Yeo-Johnson, selection) and offset.
+        Xt, offset = reg.model_inputs(X)
         # The trees compare float32 thresholds; casting once here replaces a cast per tree.
         Xt = np.ascontiguousarray(Xt, dtype=np.float32)
-        offset = _counterpart_offset(reg, X)
         trees = reg.pipeline_[-1].estimators_
         mu, sigma = _tree_moments(trees, Xt, n_jobs=self.n_jobs)
         if method == "tree_sem":
@@ -510,17 +505,6 @@ def lean_forest(
 
 # Must equal model._MIN_HALF_WIDTH_DEX (checked by the tests against the plain path).
 _MIN_HALF_WIDTH_DEX = 1e-9
-
-
-def _counterpart_offset(reg, X: np.ndarray) -> np.ndarray:
-    """log10 of the counterpart flux for ``form="ratio"`` (zeros for the paper form)."""
-    idx = getattr(reg, "counterpart_index_", None)
-    if idx is None:
-        return np.zeros(len(X))
-    cp = X[:, idx]
-    bad = ~(cp > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(bad, np.nan, np.log10(np.where(bad, 1.0, cp)))
 
 
 def _conformal_quantiles(scores_per_bin, confidence: float) -> np.ndarray:
