@@ -13,8 +13,11 @@ the 20% it never saw. Three estimates are compared on the same rows:
     the WISE counterpart flux rescaled by the ratio of Vega zero points (W4 for MIPS1, W3 for
     IRAC4), i.e. what one gets without any model.
 
-Every fitted step (transforms, Boruta selection, forest) is refitted inside each fold on a
-fresh clone, so no fold sees its own held-out rows.
+Every fitted step (transforms, Boruta selection, forest, interval calibration) is refitted
+inside each fold on a fresh clone, so no fold sees its own held-out rows. One exception, made
+for time: with a tuning preset, :func:`~wise2spitzer.tuning.tune` selects the features once
+on the 80% train part and the search's choice (features included) is then fixed for the cv
+folds, which makes the cv rows slightly optimistic; the test rows are not affected.
 """
 
 from __future__ import annotations
@@ -234,12 +237,15 @@ def tuned_params(
     base,
     preset: str = "fast",
     random_state=None,
+    n_jobs: int | None = 1,
     progress: Progress = None,
 ) -> dict[str, Any]:
     """Hyper-parameters of ``base`` after :func:`~wise2spitzer.tuning.tune` (``{}`` for "none").
 
     Only the parameters that differ from ``base`` are returned, so they can be applied to
-    a regressor built with other fixed parameters (e.g. another interval method).
+    a regressor built with other fixed parameters (e.g. another interval method). When
+    ``base`` selects features, tune runs Boruta once on ``X`` and the result fixes that
+    subset (``features=[...]``, ``select_features=False``).
     """
     if preset not in _PRESETS:
         raise ModelError(f"preset must be one of {list(_PRESETS)}; got {preset!r}")
@@ -249,8 +255,10 @@ def tuned_params(
 
     if progress:
         progress(f"tuning hyper-parameters (preset {preset!r}, {len(X)} rows)")
-    result = tune(X, y, base=base, preset=preset, random_state=random_state)
-    # tune may hand back a fitted search, an estimator or a dict of parameters.
+    result = tune(X, y, base=base, preset=preset, random_state=random_state, n_jobs=n_jobs)
+    # tune returns (best estimator, search); a bare estimator, search or dict is accepted too.
+    if isinstance(result, tuple):
+        result = result[0]
     if hasattr(result, "best_params_"):
         found = dict(result.best_params_)
     elif hasattr(result, "get_params"):
@@ -355,8 +363,8 @@ def evaluate(
     # extra fit; the conformal calibration (several more forests) is paid only when asked.
     et_params = {"interval_method": "conformal" if interval else "tree_sem", **regressor_params}
     et = make_regressor(t, form=form, random_state=random_state, n_jobs=n_jobs, **et_params)
-    et.set_params(**tuned_params(X_tr, y_tr, base=et, preset=preset,
-                                 random_state=random_state, progress=progress))
+    et.set_params(**tuned_params(X_tr, y_tr, base=et, preset=preset, random_state=random_state,
+                                 n_jobs=n_jobs, progress=progress))
     # The linear model only has the conformal interval, always calibrated when fitted; with
     # no interval wanted, the fewest calibration folds keep that cost down (the point
     # predictions do not depend on it).
@@ -644,7 +652,8 @@ def evaluate_intervals(
     if preset != "none":
         first = splits[0][0]
         base.set_params(**tuned_params(X.iloc[first], y.iloc[first], base=base, preset=preset,
-                                       random_state=random_state, progress=progress))
+                                       random_state=random_state, n_jobs=n_jobs,
+                                       progress=progress))
     held = np.concatenate([b for _, b in splits])
     bounds = {(m, c): np.empty((len(held), 2)) for m in methods for c in confidences}
     pos = 0

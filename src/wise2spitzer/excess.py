@@ -111,8 +111,8 @@ def false_excess_rate(
     target: str | Target,
     sample: str = "clean",
     methods: Sequence[str] = ("tree_sem", "conformal", "qrf"),
-    confidence: float = 0.95,
-    reference: str = "observed",
+    confidence: float | Sequence[float] = 0.95,
+    reference: str | Sequence[str] = "observed",
     test_size: float = 0.2,
     random_state=0,
     n_jobs: int | None = 1,
@@ -134,8 +134,9 @@ def false_excess_rate(
     target : {"mips1", "irac4"}
     sample : {"clean", "unclean", "all"}, default "clean"
     methods : sequence of {"tree_sem", "conformal", "qrf"}
-    confidence : float, default 0.95
-    reference : {"observed", "truth"}, default "observed"
+    confidence : float or sequence of float, default 0.95
+        One row per level (a single fit serves them all).
+    reference : {"observed", "truth"} or a sequence of them, default "observed"
         Flux compared with the interval: the measured Spitzer flux or the noise-free one.
     test_size, random_state, n_jobs, **regressor_params
         As in :func:`~wise2spitzer.evaluation.evaluate`.
@@ -143,7 +144,8 @@ def false_excess_rate(
     Returns
     -------
     pandas.DataFrame
-        One row per method: ``target, sample, method, confidence, reference, n_no_disk,
+        One row per method, confidence and reference: ``target, sample, method, confidence,
+        reference, n_no_disk,
         n_flagged, false_excess_rate, expected_rate, n_disk, disk_flagged_rate`` (the last
         two: how many real disks the same flag finds, for balance).
 
@@ -163,10 +165,15 @@ def false_excess_rate(
             "false_excess_rate needs the column 'has_disk' of the simulated catalogue "
             "(which stars have dust); the table lacks it"
         )
-    if reference not in ("observed", "truth"):
-        raise ModelError(f"reference must be 'observed' or 'truth'; got {reference!r}")
+    references = [reference] if isinstance(reference, str) else list(reference)
+    bad_ref = [r for r in references if r not in ("observed", "truth")]
+    if bad_ref:
+        raise ModelError(f"reference must be 'observed' or 'truth'; got {bad_ref}")
+    confidences = [float(c) for c in np.atleast_1d(confidence)]
+    if not all(0 < c < 1 for c in confidences):
+        raise ModelError(f"confidence must lie in (0, 1); got {confidences}")
     true_col = f"true_{t.column}"
-    if reference == "truth" and true_col not in df.columns:
+    if "truth" in references and true_col not in df.columns:
         raise ModelError(f"reference='truth' needs column {true_col!r}; the table lacks it")
     bad = [m for m in methods if m not in INTERVAL_METHODS]
     if bad:
@@ -175,8 +182,9 @@ def false_excess_rate(
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size,
                                               random_state=random_state)
     disk = df.loc[X_te.index, "has_disk"].astype(bool).to_numpy()
-    obs = (y_te.to_numpy() if reference == "observed"
-           else pd.to_numeric(df.loc[X_te.index, true_col]).to_numpy(dtype=float))
+    observed = {"observed": y_te.to_numpy()}
+    if "truth" in references:
+        observed["truth"] = pd.to_numeric(df.loc[X_te.index, true_col]).to_numpy(dtype=float)
     params = {"interval_method": "all" if len(methods) > 1 else methods[0], **regressor_params}
     base = make_regressor(t, random_state=random_state, n_jobs=n_jobs, **params)
     rows = []
@@ -184,23 +192,26 @@ def false_excess_rate(
     for m in methods:
         if fitted is None:
             fitted = clone(base).fit(X_tr, y_tr)
-        if not _has_method(fitted, X_te.iloc[:1], m, confidence):
+        if not _has_method(fitted, X_te.iloc[:1], m, confidences[0]):
             fitted = clone(base).set_params(interval_method=m).fit(X_tr, y_tr)
         pred = fitted.predict(X_te)
-        iv = np.asarray(fitted.predict_interval(X_te, confidence=confidence, method=m))
-        # Keep the interval consistent with the point prediction it is compared with.
-        lo = np.minimum(iv[:, 0], pred)
-        hi = np.maximum(iv[:, 1], pred)
-        flags = flag_excess(obs, pred, lo, hi)
-        rows.append({
-            "target": t.key, "sample": sample, "method": m, "confidence": confidence,
-            "reference": reference,
-            "n_no_disk": int((~disk).sum()), "n_flagged": int(flags[~disk].sum()),
-            "false_excess_rate": float(flags[~disk].mean()) if (~disk).any() else np.nan,
-            "expected_rate": (1 - confidence) / 2,
-            "n_disk": int(disk.sum()),
-            "disk_flagged_rate": float(flags[disk].mean()) if disk.any() else np.nan,
-        })
+        for c in confidences:
+            iv = np.asarray(fitted.predict_interval(X_te, confidence=c, method=m))
+            # Keep the interval consistent with the point prediction it is compared with.
+            lo = np.minimum(iv[:, 0], pred)
+            hi = np.maximum(iv[:, 1], pred)
+            for ref in references:
+                flags = flag_excess(observed[ref], pred, lo, hi)
+                rows.append({
+                    "target": t.key, "sample": sample, "method": m, "confidence": c,
+                    "reference": ref,
+                    "n_no_disk": int((~disk).sum()), "n_flagged": int(flags[~disk].sum()),
+                    "false_excess_rate": float(flags[~disk].mean()) if (~disk).any()
+                    else np.nan,
+                    "expected_rate": (1 - c) / 2,
+                    "n_disk": int(disk.sum()),
+                    "disk_flagged_rate": float(flags[disk].mean()) if disk.any() else np.nan,
+                })
     return pd.DataFrame(rows)
 
 

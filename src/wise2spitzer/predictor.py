@@ -232,7 +232,8 @@ class SpitzerPredictor:
         else:
             X_tr, y_tr = X, y
         reg.set_params(**tuned_params(X_tr, y_tr, base=reg, preset=preset,
-                                      random_state=random_state, progress=progress))
+                                      random_state=random_state, n_jobs=n_jobs,
+                                      progress=progress))
         if test_size:
             if progress:
                 progress(f"scoring on the test split ({len(X_te)} rows)")
