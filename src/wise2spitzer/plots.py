@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -190,6 +191,7 @@ def plot_predicted_vs_observed(
     interval=None,
     target: str = "mips1",
     unit: str = "mJy",
+    interval_label: str = "95% interval",
     title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
@@ -207,6 +209,8 @@ def plot_predicted_vs_observed(
         Sets the axis labels.
     unit : {"uJy", "mJy", "Jy"}
         Display unit.
+    interval_label : str
+        Legend text of the interval bars.
     title : str, optional
     ax : matplotlib Axes, optional
 
@@ -252,17 +256,19 @@ def plot_predicted_vs_observed(
             # Clip so an interval that crosses zero cannot draw a negative bar on a log axis.
             yerr = np.vstack([np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)]) / scale
             yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+        # Faint bars and semi-transparent markers: with hundreds of sources the intervals
+        # must not hide the WISE points underneath, which are what the model corrects.
         eb = ax.errorbar(
             obs[ok] / scale,
             pred[ok] / scale,
             yerr=yerr,
             fmt="o",
             ms=3,
-            color=COLORS["predicted"],
-            ecolor=COLORS["predicted"],
+            mfc=to_rgba(COLORS["predicted"], 0.75),
+            mec="none",
+            ecolor=to_rgba(COLORS["predicted"], 0.25),
             elinewidth=0.6,
-            alpha=0.7,
-            label="Predicted" + (" (with interval)" if yerr is not None else ""),
+            label="Predicted" + (f" ({interval_label})" if yerr is not None else ""),
             zorder=3,
         )
         eb.lines[0].set_gid("predicted")
@@ -428,6 +434,7 @@ def plot_learning_curve(
                 s = _arr(part[std])
                 ax.fill_between(xs, ys - s, ys + s, color=line.get_color(), alpha=0.18, lw=0)
         ax.set_xscale("log")
+        readable_log_ticks(ax, "x")
         ax.set_xlabel("Number of training rows")
         ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
         if groups:
@@ -553,8 +560,10 @@ def plot_quality_cut(
         ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(flux_label(t.band, unit))
         ax.set_ylabel(flux_label(t.counterpart_band, unit))
-        # Lower right: WISE fluxes are biased high, so that corner (below 1:1) stays empty.
-        ax.legend(loc="lower right", title=f"{t.counterpart_band} SNR (n)", markerscale=2)
+        # Upper left: sources gather along the 1:1 line and WISE-high points sit at the faint
+        # end, so faint-Spitzer / bright-WISE corner is the emptiest one.
+        ax.legend(loc="upper left", title=f"{t.counterpart_band} SNR (n)", markerscale=2,
+                  fontsize=8, title_fontsize=8)
         if title:
             ax.set_title(title)
     return ax

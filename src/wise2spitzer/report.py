@@ -47,10 +47,12 @@ Progress = Callable[[str], None] | None
 #: :func:`~wise2spitzer.evaluation.evaluate`; ``lc_cv``/``lc_sizes`` the learning curves;
 #: ``max_labelled`` caps the labelled rows per target (a seeded random subset; None = all);
 #: ``regressor_params`` go to every :class:`~wise2spitzer.model.FluxRegressor`.
-#: "fast" is sized for a few minutes on 2 cores: 100 trees, 20 Boruta rounds, 3 conformal
-#: folds, at most 3,000 labelled rows per target (IRAC4 has ~18,000 in the full simulation).
+#: "fast" is sized for a few minutes on 2 cores: no search (one fast search costs about as
+#: much as the whole fast study, and reproduce needs eight), 100 trees, 20 Boruta rounds,
+#: 3 conformal folds, at most 3,000 labelled rows per target (IRAC4 has ~18,000 in the full
+#: simulation). "paper" is the paper's protocol: the full search, 10 folds, every row.
 REPRODUCE_PRESETS: dict[str, dict[str, Any]] = {
-    "fast": {"tuning": "fast", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
+    "fast": {"tuning": "none", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
              "max_labelled": 3000,
              "regressor_params": {"n_estimators": 100, "boruta_max_iter": 20,
                                   "conformal_cv": 3}},
@@ -279,7 +281,7 @@ def plot_quality_cuts(
     with np.errstate(invalid="ignore"):
         panels.append((f"{last[0]}, {t.counterpart_band} SNR >= 2", last[1] & (d[snr_col] >= 2)))
     with plots.style_context():
-        fig = Figure(figsize=(4.4 * len(panels), 8.6))
+        fig = Figure(figsize=(4.4 * len(panels), 8.0))
         gs = fig.add_gridspec(2, len(panels), height_ratios=[1.25, 0.75])
         for i, (name, m) in enumerate(panels):
             ax = fig.add_subplot(gs[0, i])
@@ -929,7 +931,8 @@ def _html_table(df: pd.DataFrame) -> str:
         "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
         for row in df.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            "</table></div>")
 
 
 def _table2(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -1062,7 +1065,7 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
     for f in _findings(res.metrics, res.coverage, sim):
         blocks.append(("li", f))
     for n in res.notes:
-        blocks.append(("li", f"Not run: {n}"))
+        blocks.append(("li", f"Note: {n}"))
     blocks.append(("h2", "Samples (paper Fig. 2)" + note))
     blocks.append(("p", (
         f"{tag}Rows at each step: all rows -> "
@@ -1114,6 +1117,18 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
         f"{' (quick)' if quick else ''}: hyper-parameter search {cfg['tuning']!r}, "
         f"{cfg['cv']}-fold CV, learning curves {cfg['lc_cv']}-fold; random_state "
         f"{random_state}; samples {res.samples}; wall time {res.elapsed_s:.0f} s.")))
+    params = cfg.get("regressor_params", {})
+    blocks.append(("p", (
+        "metrics.csv holds exactly what `wise2spitzer.evaluation.evaluate(df, target=..., "
+        f"sample=..., cv={cfg['cv']}, preset={cfg['tuning']!r}, random_state={random_state}"
+        + "".join(f", {k}={v!r}" for k, v in params.items()) + ")` returns; `wise2spitzer "
+        f"evaluate --data ... --target ... --sample ... --cv {cfg['cv']} --preset "
+        f"{cfg['tuning']} --random-state {random_state}"
+        + (f" --n-estimators {params['n_estimators']}" if "n_estimators" in params else "")
+        + "` prints the same numbers when the other settings are the CLI's defaults"
+        + (" (here boruta_max_iter differs, and rows were capped, see the notes)"
+           if params.get("boruta_max_iter", 100) != 100 or cfg.get("max_labelled") else "")
+        + ".")))
     blocks.append(("p", "Files: " + ", ".join(
         str(p.relative_to(res.out)) for p in res.files.values()
         if p.is_relative_to(res.out))))
@@ -1150,9 +1165,10 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
 th{background:#f3f3f3}td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure{margin:1.2em 0}figure img{max-width:min(100%,900px);height:auto;border:1px solid #eee}
+.scroll{overflow-x:auto}
 figcaption{font-size:.9em;color:#444}
 .banner{background:#fff3cd;border:1px solid #e0c36a;padding:.6em .8em}
 """
