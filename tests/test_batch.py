@@ -227,7 +227,7 @@ def test_failed_run_leaves_no_output_and_resume_skips_finished_chunks(small, tmp
     assert first.calls == 3
     assert not out.exists()  # a partial output never looks finished
     ckpt = tmp_path / ".out.parquet.parts"
-    assert len(list(ckpt.glob("part-*.parquet"))) == 3
+    assert len(list(ckpt.glob("part-*.arrow"))) == 3
 
     second = CountingPredictor()
     summary = predict_file(second, path, out, chunksize=100, resume=True)
@@ -312,6 +312,24 @@ def test_fast_path_hands_other_interval_methods_to_the_predictor(sim, predictor)
         FastPredictor(predictor).predict_catalog(rows, method="bogus")
     with pytest.raises(ModelError, match=r"confidence must lie in \(0, 1\); got 1.5"):
         FastPredictor(predictor).predict_catalog(rows, confidence=1.5)
+
+
+def test_fast_hull_decides_like_the_domain(sim, predictor):
+    rng = np.random.default_rng(RANDOM_STATE)
+    domain = predictor.domain
+    fluxes = sim[list(WISE_FLUX_COLUMNS)].to_numpy(dtype=float)
+    # Real rows, rows jittered across the hull surface, and invalid ones.
+    jitter = fluxes * 10 ** rng.normal(0, 0.3, fluxes.shape)
+    odd = fluxes[:50].copy()
+    odd[::3, 0] = np.nan
+    odd[1::3, 2] = 0.0
+    X = pd.DataFrame(np.vstack([fluxes, jitter, odd]), columns=list(WISE_FLUX_COLUMNS))
+    expected = domain.contains(X)
+    hull = batch.FastHull(domain)
+    got = hull.contains(X)
+    assert np.array_equal(got, expected)
+    assert 0 < expected.sum() < len(X) and len(hull.screen) > 0
+    assert np.array_equal(hull.contains(X.iloc[::-1]), expected[::-1])  # screen reused
 
 
 def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):

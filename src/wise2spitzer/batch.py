@@ -45,6 +45,7 @@ __all__ = [
     "ALLWISE_COLUMN_MAP",
     "ENGINES",
     "FORMATS",
+    "FastHull",
     "FastPredictor",
     "LEAN_CANDIDATES",
     "LeanForestResult",
@@ -323,7 +324,7 @@ class FastPredictor:
         from .features import build_features
 
         cols = output_columns(p.target)
-        status = p.row_status(df)
+        status = self._status_predictor().row_status(df)
         n = len(df)
         pred, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         ok = status == STATUS_OK
@@ -337,6 +338,19 @@ class FastPredictor:
             cols["hi"]: hi,
             cols["status"]: pd.array(status, dtype="str"),
         }
+
+    def _status_predictor(self):
+        """The wrapped predictor's own status logic, with its domain test done by FastHull."""
+        cached = getattr(self, "_status_p", None)
+        if cached is None:
+            import copy
+
+            cached = copy.copy(self.predictor)
+            domain = getattr(self.predictor, "domain", None)
+            if domain is not None and hasattr(domain, "equations_"):
+                cached.domain = FastHull(domain)
+            self._status_p = cached
+        return cached
 
     def _predict_arrays(self, X: pd.DataFrame, confidence: float, method: str):
         reg = self.predictor.regressor
@@ -361,6 +375,79 @@ class FastPredictor:
             np.power(10.0, log_pred - half),
             np.power(10.0, log_pred + half),
         )
+
+
+class FastHull:
+    """The same membership test as a fitted ``ConvexHullDomain``, with less work per row.
+
+    ``ConvexHullDomain.contains`` evaluates every facet for every row inside the bounding box.
+    Most catalogue rows lie outside the hull and violate one of a few facets, so here rows are
+    first screened against a small set of facets chosen (greedily, on the first rows seen) to
+    reject the most rows; only the survivors get the full test, in cache-sized blocks. The
+    decision for a row is the domain's own: every facet ``a . log10(F) + b <= tol``.
+
+    Parameters
+    ----------
+    domain : ConvexHullDomain
+        A fitted domain (``columns``, ``tol``, ``equations_``, ``bounds_``).
+    n_screen : int, default 24
+        Facets in the screening set.
+    """
+
+    _BLOCK_ROWS = 4096
+
+    def __init__(self, domain: Any, *, n_screen: int = 24) -> None:
+        self.domain = domain
+        self.columns = list(domain.columns)
+        self.tol = float(domain.tol)
+        self.normals = np.ascontiguousarray(domain.equations_[:, :-1].T)
+        self.offsets = np.ascontiguousarray(domain.equations_[:, -1])
+        self.n_screen = int(n_screen)
+        self.screen: np.ndarray | None = None
+
+    def _learn_screen(self, pts: np.ndarray) -> None:
+        sample = pts[: 20_000]
+        violated = (sample @ self.normals + self.offsets) > self.tol
+        chosen: list[int] = []
+        alive = np.ones(len(sample), dtype=bool)
+        for _ in range(min(self.n_screen, violated.shape[1])):
+            gain = violated[alive].sum(axis=0)
+            j = int(np.argmax(gain))
+            if gain[j] == 0:
+                break
+            chosen.append(j)
+            alive &= ~violated[:, j]
+        self.screen = np.asarray(chosen, dtype=int)
+
+    def contains(self, X) -> np.ndarray:
+        """Whether each row of ``X`` (fluxes in uJy) lies inside the hull (as the domain)."""
+        from .domain import log_fluxes
+
+        logx = log_fluxes(X, self.columns)
+        lo, hi = self.domain.bounds_
+        tol = self.tol
+        inside = np.isfinite(logx).all(axis=1)
+        inside &= ((logx >= lo - tol) & (logx <= hi + tol)).all(axis=1)
+        idx = np.flatnonzero(inside)
+        if len(idx) == 0:
+            return inside
+        pts = logx[idx]
+        if self.screen is None:
+            self._learn_screen(pts)
+        keep = np.ones(len(idx), dtype=bool)
+        if len(self.screen):
+            a, b = self.normals[:, self.screen], self.offsets[self.screen]
+            for start in range(0, len(pts), self._BLOCK_ROWS):
+                sl = slice(start, start + self._BLOCK_ROWS)
+                keep[sl] = ((pts[sl] @ a + b) <= tol).all(axis=1)
+        survivors = np.flatnonzero(keep)
+        for start in range(0, len(survivors), self._BLOCK_ROWS):
+            rows = survivors[start : start + self._BLOCK_ROWS]
+            dist = pts[rows] @ self.normals
+            dist += self.offsets
+            keep[rows] = (dist <= tol).all(axis=1)
+        inside[idx] = keep
+        return inside
 
 
 #: Leaner forests tried by :func:`lean_forest`: (n_estimators, min_samples_leaf, max_depth).
@@ -835,15 +922,18 @@ def _atomic_write_json(path: Path, obj: dict) -> None:
 
 
 def _part_path(ckpt: Path, i: int) -> Path:
-    return ckpt / f"part-{i:07d}.parquet"
+    return ckpt / f"part-{i:07d}.arrow"
 
 
 def _write_part(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.feather as feather
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+    # Parts are read once, soon after: uncompressed Arrow IPC costs a fraction of Parquet.
+    feather.write_feather(
+        pa.Table.from_pandas(df, preserve_index=False), tmp, compression="uncompressed"
+    )
     # The rename is what marks a chunk finished: a kill before it leaves only a temp file.
     os.replace(tmp, path)
 
@@ -1180,7 +1270,7 @@ def _open_checkpoint(ckpt: Path, key: dict, *, resume: bool) -> set[int]:
         if old == key:
             return {
                 int(p.stem.split("-")[1])
-                for p in ckpt.glob("part-*.parquet")
+                for p in ckpt.glob("part-*.arrow")
                 if p.stem.split("-")[1].isdigit()
             }
     # A checkpoint of another input, model or options must not leak rows into this output.
@@ -1211,7 +1301,7 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
             schema = None
             try:
                 for i in range(n_chunks):
-                    table = pq.read_table(_part_path(ckpt, i))
+                    table = _read_part(ckpt, i)
                     if writer is None:
                         schema = table.schema
                         writer = pq.ParquetWriter(tmp, schema)
@@ -1233,13 +1323,13 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
         elif out_fmt == "csv":
             with open(tmp, "w", newline="") as fh:
                 for i in range(n_chunks):
-                    df = pd.read_parquet(_part_path(ckpt, i))
+                    df = _read_part(ckpt, i).to_pandas()
                     df.to_csv(fh, header=(i == 0), index=False)
                     rows += len(df)
                     _count_statuses(df, counts)
         else:
             # FITS, VOTable and ECSV are not appendable: the whole table is built once here.
-            parts = [pd.read_parquet(_part_path(ckpt, i)) for i in range(n_chunks)]
+            parts = [_read_part(ckpt, i).to_pandas() for i in range(n_chunks)]
             df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
             rows = len(df)
             _count_statuses(df, counts)
@@ -1250,6 +1340,12 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
         raise
     summary.rows_out = rows
     summary.status_counts = {k: dict(v) for k, v in counts.items()}
+
+
+def _read_part(ckpt: Path, i: int):
+    import pyarrow.feather as feather
+
+    return feather.read_table(_part_path(ckpt, i), memory_map=True)
 
 
 def _conform(table, schema, i: int):
