@@ -1304,7 +1304,14 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
                     table = _read_part(ckpt, i)
                     if writer is None:
                         schema = table.schema
-                        writer = pq.ParquetWriter(tmp, schema)
+                        # Dictionary encoding pays off for codes and statuses only; on float
+                        # columns it costs several times the write time for a larger file.
+                        text = [
+                            f.name
+                            for f in schema
+                            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                        ]
+                        writer = pq.ParquetWriter(tmp, schema, use_dictionary=text or False)
                     table = _conform(table, schema, i)
                     writer.write_table(table)
                     rows += table.num_rows
