@@ -368,3 +368,22 @@ def test_model_inputs_reproduce_predict_log(data):
     assert Xt.shape == (len(Xte), 3)
     np.testing.assert_allclose(offset, np.log10(Xte["wise4"]))
     np.testing.assert_allclose(reg.pipeline_[-1].predict(Xt) + offset, reg.predict_log(Xte))
+
+
+@pytest.mark.parametrize(("bins", "expected"), [(1, 1), (3, 3), ("auto", 2)])
+def test_mondrian_bins_of_predicted_flux(data, bins, expected):
+    X, y, _, _ = data
+    reg = FluxRegressor(
+        select_features=False, n_estimators=10, conformal_bins=bins, random_state=0
+    ).fit(X, y)
+    assert len(reg.conformity_scores_) == expected
+    assert len(reg.conformal_bin_edges_) == expected - 1
+    assert sum(len(s) for s in reg.conformity_scores_) == len(X)
+    # Scores are sorted, as the quantile lookup assumes.
+    assert all(np.all(np.diff(s) >= 0) for s in reg.conformity_scores_)
+
+
+def test_invalid_conformal_bins(data):
+    X, y, _, _ = data
+    with pytest.raises(ModelError, match=r"conformal_bins must be an integer in \[1, inf\] or"):
+        FluxRegressor(select_features=False, n_estimators=2, conformal_bins=0).fit(X, y)
