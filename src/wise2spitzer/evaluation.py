@@ -463,8 +463,9 @@ def learning_curve(
     from sklearn.model_selection import learning_curve as sk_learning_curve
 
     X, y, _ = training_table(df, target=target, sample=sample, feature_set=feature_set)
+    # Scores need point predictions only: "tree_sem" is the interval with no calibration fits.
     est = make_regressor(target, form=form, random_state=random_state, n_jobs=1,
-                         **regressor_params)
+                         **{"interval_method": "tree_sem", **regressor_params})
     folds = KFold(n_splits=cv, shuffle=True, random_state=random_state)
     scorers = {
         "r2": make_scorer(lambda a, b: r2_score(np.log10(a), np.log10(b))),
