@@ -77,7 +77,7 @@ def test_every_row_out_in_order_with_a_reason(awkward, model_file, tmp_path, cap
 def test_missing_column_gives_every_row_the_reason(awkward, model_file, tmp_path, capsys):
     awkward.drop(columns=["wise3rchi2"]).to_parquet(tmp_path / "in.parquet")
     with pytest.warns(UserWarning, match="wise3rchi2"):
-        code, out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
+        code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
                               tmp_path / "out.csv")
     assert code == 0, err
     got = pd.read_csv(tmp_path / "out.csv")
@@ -95,7 +95,7 @@ def test_allwise_input(sim, model_file, tmp_path, capsys):
         for a, s in (("rchi2", "rchi2"), ("m", "m"), ("nm", "nm")):
             aw[f"w{i}{a}"] = rows[f"wise{i}{s}"].to_numpy()
     aw.to_csv(tmp_path / "allwise.csv", index=False)
-    code, out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "allwise.csv",
+    code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "allwise.csv",
                           tmp_path / "out.fits", "--allwise", "--chunksize", 100)
     assert code == 0, err
     from wise2spitzer.catalog import read_catalog
@@ -137,7 +137,7 @@ def test_user_errors_are_one_stderr_line_exit_2(model_file, tmp_path, capsys, se
         args += ["--engine", "spark"]
     elif setup == "bad_chunksize":
         args += ["--chunksize", "-3"]
-    code, out, err = _run(capsys, *args)
+    code, _out, err = _run(capsys, *args)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("wise2spitzer: error: ")

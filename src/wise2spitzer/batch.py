@@ -45,15 +45,15 @@ __all__ = [
     "ALLWISE_COLUMN_MAP",
     "ENGINES",
     "FORMATS",
+    "LEAN_CANDIDATES",
     "FastHull",
     "FastPredictor",
-    "LEAN_CANDIDATES",
     "LeanForestResult",
-    "lean_forest",
     "PredictionSummary",
     "from_allwise",
     "is_allwise",
     "iter_chunks",
+    "lean_forest",
     "predict_chunk",
     "predict_dask",
     "predict_file",
@@ -161,9 +161,9 @@ def from_allwise(df: pd.DataFrame) -> pd.DataFrame:
         if sig_col in df.columns:
             new[f"dwise{i}"] = mag_err_to_ujy(flux, _numeric(df[sig_col], sig_col))
     for src, dst in ALLWISE_COLUMN_MAP.items():
-        if src in df.columns and src not in _MAG_COLUMNS and not src.endswith("sigmpro"):
-            if dst != src:
-                new[dst] = df[src].to_numpy()
+        renamed = dst != src and src not in _MAG_COLUMNS and not src.endswith("sigmpro")
+        if renamed and src in df.columns:
+            new[dst] = df[src].to_numpy()
     for name, values in new.items():
         out[name] = values
     return out
@@ -927,7 +927,7 @@ def _part_path(ckpt: Path, i: int) -> Path:
 
 def _write_part(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
-    import pyarrow.feather as feather
+    from pyarrow import feather
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # Parts are read once, soon after: uncompressed Arrow IPC costs a fraction of Parquet.
@@ -1350,7 +1350,7 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
 
 
 def _read_part(ckpt: Path, i: int):
-    import pyarrow.feather as feather
+    from pyarrow import feather
 
     return feather.read_table(_part_path(ckpt, i), memory_map=True)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from ..errors import ModelError, Wise2SpitzerError
 from .app import app
 
-__all__ = ["predict", "load_model"]
+__all__ = ["load_model", "predict"]
 
 
 def _sha256(path: Path) -> str:
@@ -41,30 +42,29 @@ def load_model(path: Path):
 
 @app.command("predict")
 def predict(
-    input: Path = typer.Argument(..., help="Input catalogue: Parquet (file, directory, HATS), "
-                                 "FITS, CSV, VOTable or ECSV; SEIP or AllWISE columns."),
-    output: Path = typer.Argument(..., help="Output file; format from the extension."),
-    model: Path = typer.Option(..., "--model", "-m", help="A model saved by `model train`."),
-    engine: str = typer.Option("local", help="local (this process) or dask (a cluster)."),
-    scheduler: str | None = typer.Option(
-        None, help="Dask scheduler address; default: a local cluster of --workers processes."
+    input: Annotated[Path, typer.Argument(help=(
+        "Input catalogue: Parquet (file, directory, HATS), FITS, CSV, VOTable or ECSV; SEIP "
+        "or AllWISE columns."))],
+    output: Annotated[Path, typer.Argument(help="Output file; format from the extension.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="A model saved by `model train`.")],
+    engine: Annotated[str, typer.Option(help="local (this process) or dask (a cluster).")] = (
+        "local"
     ),
-    workers: int = typer.Option(2, help="Workers of the local Dask cluster."),
-    chunksize: int = typer.Option(100_000, help="Rows per chunk (memory is bounded by it)."),
-    threads: int = typer.Option(1, help="Threads per process walking the trees."),
-    confidence: float = typer.Option(0.95, help="Confidence level of the interval."),
-    method: str | None = typer.Option(
-        None, help="Interval method (tree_sem, conformal, qrf); default: the model's."
-    ),
-    allwise: bool = typer.Option(
-        False, "--allwise", help="The input has AllWISE columns (w1mpro...); detected if absent."
-    ),
-    resume: bool = typer.Option(
-        False, "--resume", help="Reuse the finished chunks of an interrupted run."
-    ),
-    progress: bool | None = typer.Option(
-        None, "--progress/--no-progress", help="Progress bar on stderr (default: if a terminal)."
-    ),
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address; default: a local cluster of --workers processes.")] = None,
+    workers: Annotated[int, typer.Option(help="Workers of the local Dask cluster.")] = 2,
+    chunksize: Annotated[int, typer.Option(
+        help="Rows per chunk (memory is bounded by it).")] = 100_000,
+    threads: Annotated[int, typer.Option(help="Threads per process walking the trees.")] = 1,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the interval.")] = 0.95,
+    method: Annotated[str | None, typer.Option(
+        help="Interval method (tree_sem, conformal, qrf); default: the model's.")] = None,
+    allwise: Annotated[bool, typer.Option(
+        "--allwise", help="The input has AllWISE columns (w1mpro...); detected if absent.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Reuse the finished chunks of an interrupted run.")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Progress bar on stderr (default: if a terminal).")] = None,
 ) -> None:
     """Predict MIPS1/IRAC4 fluxes for every row of INPUT and write them to OUTPUT.
 
