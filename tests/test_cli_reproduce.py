@@ -42,7 +42,11 @@ def test_reproduce_writes_report_and_predictions_in_input_format(reproduced, cat
     back = pd.read_csv(reproduced / "predictions.csv")
     assert len(back) == n_in and "m1_pred_status" in back.columns
     assert "i4_pred_status" not in back.columns  # only --target mips1 was asked for
-    assert "SIMULATED DATA" in (reproduced / "report.md").read_text()  # simulated, via a file
+    md = (reproduced / "report.md").read_text()
+    assert "SIMULATED DATA" in md  # a simulation read from a file is still labelled
+    forms = pd.read_csv(reproduced / "form_comparison.csv")
+    assert set(forms["form"]) == {"paper", "ratio"} and set(forms["model"]) == {"ET", "LR"}
+    assert "Target form: log flux (paper) or log(Spitzer / WISE)" in md
 
 
 def test_metrics_equal_the_numbers_evaluate_prints(reproduced, catalogue_csv, tmp_path, capsys):

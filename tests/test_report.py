@@ -36,7 +36,7 @@ def catalogue():
 def run(tmp_path_factory, catalogue):
     out = tmp_path_factory.mktemp("repro")
     res = reproduce(catalogue, out=out, preset="none", quick=True, random_state=0, n_jobs=1,
-                    formats=("png",), dpi=60, n_sed=1)
+                    formats=("png",), dpi=60, n_sed=1, compare_forms=False)
     return res
 
 
@@ -164,7 +164,7 @@ def test_reproduce_rejects_unknown_preset(tmp_path):
 
 def test_reproduce_upper_sco_uses_sample_all(tmp_path):
     res = reproduce("upper-sco", out=tmp_path, quick=True, targets=("mips1",), n_jobs=1,
-                    formats=("png",), dpi=60, n_sed=1, random_state=0)
+                    formats=("png",), dpi=60, n_sed=1, random_state=0, compare_forms=False)
     assert res.samples == ["all"] and not res.simulated
     assert set(res.metrics["sample"]) == {"all"}
     md = (tmp_path / "report.md").read_text()

@@ -489,6 +489,8 @@ def plot_feature_importances(
         bars = ax.barh(y_kept, imp.to_numpy(), color=COLORS["predicted"], alpha=0.85,
                        label="kept by Boruta")
         _set_gid(bars, "kept")
+        # Values at the bar ends: the smallest importances are otherwise invisible slivers.
+        ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=7)
         ax.set_yticks(np.concatenate([y_rej, y_kept]),
                       [f"{c} (rejected)" for c in rejected] + list(imp.index))
         for lbl in ax.get_yticklabels()[: len(rejected)]:
@@ -685,15 +687,14 @@ def plot_interval_coverage(
                 ax.plot(_arr(part[nominal]), _arr(part[empirical]), marker=markers[gi % 7],
                         ls="-" if gi == 0 else "--", color=f"C{mi}", label=label, gid=label)
         ax.plot([0, 1], [0, 1], ":", color=COLORS["one_to_one"], lw=1, label="ideal")
-        lo = float(np.nanmin(np.concatenate([_arr(coverage[nominal]),
-                                             _arr(coverage[empirical])])))
-        lo = max(0.0, min(lo, 0.95) - 0.05)
-        ax.set_xlim(lo, 1.0)
-        ax.set_ylim(lo, 1.0)
-        ax.set_aspect("equal", adjustable="box")
+        # Each axis spans only its data (nominal levels are usually 0.68-0.95, empirical ones
+        # can be far lower), so no square of empty space is drawn.
+        nom, emp = _arr(coverage[nominal]), _arr(coverage[empirical])
+        ax.set_xlim(max(0.0, float(np.nanmin(nom)) - 0.05), 1.0)
+        ax.set_ylim(max(0.0, min(float(np.nanmin(emp)), float(np.nanmin(nom))) - 0.05), 1.02)
         ax.set_xlabel("Nominal coverage")
         ax.set_ylabel("Empirical coverage (held-out rows)")
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="center left", fontsize=8)
         if title:
             ax.set_title(title)
     return ax

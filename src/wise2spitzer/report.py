@@ -14,9 +14,11 @@ data was and what the numbers mean.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -454,7 +456,7 @@ def _cap_labelled(df: pd.DataFrame, target, cap: int | None, random_state
                       "predictions still cover every input row")
 
 
-def reproduce(
+def _reproduce(
     data="simulated",
     *,
     out: str | Path = "wise2spitzer-results",
@@ -469,7 +471,9 @@ def reproduce(
     formats: Sequence[str] = ("png", "pdf"),
     dpi: int = 200,
     n_sed: int = 4,
+    compare_forms: bool = True,
     progress: Progress = None,
+    _caught: list | None = None,
     **regressor_params: Any,
 ) -> ReproduceResult:
     """Run the paper's study for MIPS1 and IRAC4 and write the report into ``out``.
@@ -503,6 +507,10 @@ def reproduce(
         Resolution of the PNG figures.
     n_sed : int, default 4
         Number of sources with an SED figure.
+    compare_forms : bool, default True
+        Also score the other target form of :class:`~wise2spitzer.model.FluxRegressor`
+        ("paper": log flux; "ratio": log of Spitzer / WISE counterpart) on the main sample
+        (``form_comparison.csv`` and a table in the report).
     progress : callable, optional
         Called with one line per step (the CLI prints them).
     **regressor_params
@@ -550,7 +558,7 @@ def reproduce(
     df, kind, in_format = _load(data, n_rows, random_state)
     sample_list = list(samples) if samples else _samples_for(df)
     primary = "clean" if "clean" in sample_list else sample_list[-1]
-    n_steps = 2 + len(tkeys) * (3 * len(sample_list) + 2) + 5
+    n_steps = 2 + len(tkeys) * (3 * len(sample_list) + 2 + bool(compare_forms)) + 5
     step = _Steps(progress, n_steps)
     step(f"loaded {len(df):,} rows ({kind})")
     data_text, note, simulated = _describe_data(kind, data, df, random_state)
@@ -560,7 +568,7 @@ def reproduce(
     counts = sample_flow(df, targets=tkeys)
     files: dict[str, Path] = {}
 
-    metrics_parts, cov_parts, lc_parts = [], [], []
+    metrics_parts, cov_parts, lc_parts, form_parts = [], [], [], []
     test_preds: dict[tuple[str, str], dict[str, Any]] = {}
     importances: dict[tuple[str, str], tuple[pd.Series, list[str]]] = {}
     predictors: dict[tuple[str, str], Any] = {}
@@ -631,6 +639,21 @@ def reproduce(
                 continue
             tuned = _tuned(reg, t, random_state=random_state, n_jobs=n_jobs)
 
+            if compare_forms:
+                # DESIGN section 6: the paper's target (log flux) against learning the
+                # correction to the WISE counterpart (log ratio); same rows, folds and seed.
+                form_now = str(m["form"].iloc[0])
+                other = "ratio" if form_now == "paper" else "paper"
+                step(f"{name}: evaluate the other target form ({other!r})")
+                try:
+                    m2 = evaluate(df_t, target=t, sample=s, cv=cfg["cv"], preset=cfg["tuning"],
+                                  random_state=random_state, n_jobs=n_jobs, form=other,
+                                  progress=step.sub, **params)
+                    form_parts.append(m[m["model"] != "raw WISE"])
+                    form_parts.append(m2[m2["model"] != "raw WISE"])
+                except (ModelError, CatalogError) as exc:
+                    notes.append(f"{name}: form {other!r} not evaluated ({exc})")
+
             step(f"{name}: learning curve (cv={cfg['lc_cv']})")
             lc = learning_curve(df_t, target=t, sample=s, train_sizes=cfg["lc_sizes"],
                                 cv=cfg["lc_cv"], feature_set=pred.feature_set,
@@ -662,6 +685,10 @@ def reproduce(
     if not coverage.empty:
         coverage.to_csv(out / "interval_coverage.csv", index=False)
         files["interval coverage"] = out / "interval_coverage.csv"
+    forms = pd.concat(form_parts, ignore_index=True) if form_parts else pd.DataFrame()
+    if not forms.empty:
+        forms.to_csv(out / "form_comparison.csv", index=False)
+        files["form comparison"] = out / "form_comparison.csv"
     if not curves.empty:
         curves.to_csv(out / "learning_curves.csv", index=False)
         files["learning curves"] = out / "learning_curves.csv"
@@ -715,6 +742,7 @@ def reproduce(
                      "slightly to the right of the band's wavelength). Sources with an observed "
                      "Spitzer flux show how close the prediction comes.")))
     elapsed = time.perf_counter() - t_start
+    notes.extend(_warning_notes(_caught or []))
     res = ReproduceResult(out=out, data=str(data) if not isinstance(data, pd.DataFrame) else
                           "<DataFrame>", simulated=simulated, samples=sample_list, counts=counts,
                           metrics=metrics, coverage=coverage, files=files, notes=notes,
@@ -723,13 +751,31 @@ def reproduce(
     md, page = _render_report(res, predicted=predicted, used=used, data_text=data_text,
                               note=note, figs=figs, kind=kind, preset=preset, quick=quick,
                               cfg=cfg, random_state=random_state, quality=qc,
-                              snr_table=snr_table)
+                              snr_table=snr_table, forms=forms)
     (out / "report.md").write_text(md, encoding="utf-8")
     (out / "report.html").write_text(page, encoding="utf-8")
     files["report.md"] = out / "report.md"
     files["report.html"] = out / "report.html"
     res.elapsed_s = time.perf_counter() - t_start
     return res
+
+
+@functools.wraps(_reproduce)
+def reproduce(*args, **kwargs) -> ReproduceResult:
+    # Warnings of the many fits (e.g. Boruta confirming no feature on a small fold) would
+    # flood the terminal; they are counted and reported in the report's notes instead.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        return _reproduce(*args, _caught=caught, **kwargs)
+
+
+def _warning_notes(caught: list) -> list[str]:
+    """One note per warning category: how many times, and the first message."""
+    groups: dict[str, list[str]] = {}
+    for w in caught:
+        groups.setdefault(w.category.__name__, []).append(str(w.message))
+    return [f"{len(msgs)} {name} during the run, e.g. \"{msgs[0][:200]}\""
+            for name, msgs in groups.items()]
 
 
 def _meta(kind: str, data, used: dict[str, str]) -> dict[str, Any]:
@@ -910,6 +956,8 @@ def _qc_caption(t, table: pd.DataFrame, kind: str) -> str:
 
 # --------------------------------------------------------------------------- report
 def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or v is pd.NA:
+        return ""
     if isinstance(v, float | np.floating):
         return "" if not np.isfinite(v) else f"{v:.{digits}f}"
     if isinstance(v, int | np.integer):
@@ -982,9 +1030,9 @@ def _flow_table(counts: pd.DataFrame, *, simulated: bool, n_rows: int) -> pd.Dat
     t = counts.copy()
     t["step"] = t["step"].replace("", "rows")
     if simulated and n_rows == 26068:
-        t["paper (real SEIP)"] = [
-            _PAPER_COUNTS.get((s, "" if st == "rows" else st), np.nan)
-            for s, st in zip(t["sample"], t["step"])]
+        t["paper (real SEIP)"] = pd.array([
+            _PAPER_COUNTS.get((s, "" if st == "rows" else st), None)
+            for s, st in zip(t["sample"], t["step"])], dtype="Int64")
         # The unclean sample of the paper is the whole catalogue.
         t.loc[(t["sample"] == "unclean") & (t["step"] == "rows"), "paper (real SEIP)"] = 26068
     return t
@@ -1047,7 +1095,8 @@ def _findings(metrics: pd.DataFrame, coverage: pd.DataFrame, simulated: bool) ->
 
 
 def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, figs, kind,
-                   preset, quick, cfg, random_state, quality, snr_table) -> tuple[str, str]:
+                   preset, quick, cfg, random_state, quality, snr_table, forms
+                   ) -> tuple[str, str]:
     from . import __version__
 
     sim = res.simulated
@@ -1083,6 +1132,18 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
         "convention) and MAPE of the flux itself. 'raw WISE' is the counterpart WISE flux "
         "rescaled by the ratio of Vega zero points. Full table: metrics.csv.")))
     blocks.append(("table", _table2(res.metrics)))
+    if not forms.empty:
+        blocks.append(("h2", "Target form: log flux (paper) or log(Spitzer / WISE)" + note))
+        blocks.append(("p", (
+            f"{tag}The same rows, folds and seed with the two target forms of the regressor: "
+            "'paper' learns log10 of the Spitzer flux, as Fonseca-Bonilla et al. (2024); "
+            "'ratio' learns log10 of the Spitzer flux over its WISE counterpart (W4 for "
+            "MIPS1, W3 for IRAC4), i.e. the correction to WISE. Full table: "
+            "form_comparison.csv.")))
+        ft = forms.copy()
+        ft["target"] = [get_target(x).band for x in ft["target"]]
+        cols = ["target", "sample", "form", "model", "split", "r2", "r2_std", "mae", "rmse"]
+        blocks.append(("table", ft[[c for c in cols if c in ft.columns]]))
     if not res.coverage.empty:
         blocks.append(("h2", "Prediction intervals" + note))
         blocks.append(("p", (

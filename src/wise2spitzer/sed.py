@@ -234,6 +234,8 @@ def plot_sed(
             eb.lines[0].set_gid("predicted")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # Room above and below so the brightest and faintest markers are not cut in half.
+        ax.margins(y=0.12)
         ax.set_xlabel("Wavelength [$\\mu$m]")
         ax.set_ylabel(f"Flux density $F_\\nu$ [{_unit_tex(unit)}]")
         ax.set_xlim(0.4, 35)
