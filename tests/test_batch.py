@@ -359,8 +359,10 @@ def test_dask_paths_equal_the_single_process_path(sim, predictor, tmp_path):
     cloudpickle = pytest.importorskip("cloudpickle")
 
     rows = sim.iloc[:1200].reset_index(drop=True)
-    lsdb.from_dataframe(rows, ra_column="ra", dec_column="dec", partition_rows=300) \
-        .write_catalog(tmp_path / "hats", catalog_name="sim", progress_bar=False)
+    lsdb.from_dataframe(
+        rows, ra_column="ra", dec_column="dec", partition_rows=300, margin_threshold=None
+    ).write_catalog(tmp_path / "hats", catalog_name="sim", progress_bar=False,
+                    should_write_skymap=False, create_per_partition_statistics=False)
     catalog = lsdb.read_hats(tmp_path / "hats")
     assert catalog.npartitions > 1
     single = predictor.predict_catalog(rows).set_index("objid")

@@ -1402,6 +1402,8 @@ def predict_dask(
     method: str | None = None,
     allwise: bool | None = None,
     client: Any = None,
+    fast: bool = True,
+    n_jobs: int = 1,
 ):
     """Apply ``predictor`` to an lsdb catalogue or a Dask DataFrame, partition by partition.
 
@@ -1418,6 +1420,10 @@ def predict_dask(
         With a client (default: the current one, if any) the predictor is scattered once to
         every worker (``broadcast=True``) and the tasks only carry its key; without one the
         graph runs in this process and every task refers to the same in-memory predictor.
+    fast : bool, default True
+        Use :class:`FastPredictor` when the predictor supports it (same values to rounding).
+    n_jobs : int, default 1
+        Threads per task walking the trees on the fast path.
 
     Returns
     -------
@@ -1436,6 +1442,8 @@ def predict_dask(
             f"{type(catalog).__name__}"
         )
     kwargs = {"confidence": confidence, "method": method, "allwise": allwise}
+    if fast and FastPredictor.supports(predictor):
+        predictor = FastPredictor(predictor, n_jobs=n_jobs)
     if client is None:
         try:
             from distributed import default_client
