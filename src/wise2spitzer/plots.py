@@ -694,7 +694,8 @@ def plot_interval_coverage(
         ax.set_ylim(max(0.0, min(float(np.nanmin(emp)), float(np.nanmin(nom))) - 0.05), 1.02)
         ax.set_xlabel("Nominal coverage")
         ax.set_ylabel("Empirical coverage (held-out rows)")
-        ax.legend(loc="center left", fontsize=8)
+        # Outside, on the right: the curves can pass through every part of the axes.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8)
         if title:
             ax.set_title(title)
     return ax

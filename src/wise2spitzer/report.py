@@ -896,6 +896,11 @@ def _draw_figures(
                                              group="reference" if part["reference"].nunique() > 1
                                              else None,
                                              title=f"{get_target(tk).band}, {s} sample", ax=ax)
+                handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
+                ax.get_legend().remove()
+            # One legend for all panels, below them, so no curve is hidden behind it.
+            fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
+                       ncols=4, fontsize=9)
             fig.suptitle(f"Coverage of the prediction intervals{note}", fontsize=12)
         path = plots.save_figure(fig, fdir / "fig_interval_coverage", formats=formats, dpi=dpi)[0]
         figs.append((path, (
@@ -1135,17 +1140,18 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
         blocks.append(("li", f))
     pre = "On this simulated catalogue, " if sim else ""
     for f in _form_findings(forms):
-        blocks.append(("li", pre + f))
+        blocks.append(("li", pre + (f[0].lower() + f[1:] if pre and f[:2] != f[:2].upper()
+                                    else f)))
     for tk, table in quality.items():
         rows = table[table["cut"].str.contains("SNR >= 2", regex=False)]
         base = table[~table["n_predictable"].isna()]
         if len(rows) and len(base):
             r, b = rows.iloc[0], base.iloc[0]
-            blocks.append(("li", (
-                f"{pre}a plain '{r['cut']}' cut keeps {int(r['n_kept']):,} rows with a "
-                f"{get_target(tk).counterpart_band} flux, while the {get_target(tk).band} model "
-                f"predicts {int(b['n_predictable']):,} rows of the {b['cut']} sample (inside "
-                "its applicability domain), faint ones included.")))
+            text = (f"{pre}a plain '{r['cut']}' cut keeps {int(r['n_kept']):,} rows with a "
+                    f"{get_target(tk).counterpart_band} flux; the {get_target(tk).band} model "
+                    f"predicts {int(b['n_predictable']):,} rows of the {b['cut']} sample "
+                    "(those inside its applicability domain, whatever their WISE SNR).")
+            blocks.append(("li", text[0].upper() + text[1:]))
     for n in res.notes:
         blocks.append(("li", f"Note: {n.rstrip('.')}."))
     blocks.append(("h2", "Samples (paper Fig. 2)" + note))
