@@ -41,7 +41,7 @@ def test_fit_records_card(fitted, sim):
     assert 0 < card["n_train"] < len(sim)
     assert len(card["training_data_sha256"]) == 64
     assert set(card["features_selected"]) <= set(fitted.features)
-    assert card["interval_method"] == "conformal"
+    assert card["interval_method"] == "conformal" and card["form"] == "ratio"
     assert {"mae", "rmse", "r2", "mape", "mape_linear"} <= set(card["test_metrics"])
     assert 0 <= card["interval_coverage"]["coverage"] <= 1
     assert card["versions"]["scikit-learn"]

@@ -169,7 +169,9 @@ class SpitzerPredictor:
         feature_set : str, optional
             Default: the richest set ``df`` supports.
         form : {"paper", "ratio"}, optional
-            Target form of :class:`~wise2spitzer.model.FluxRegressor` (its default if None).
+            Target form of :class:`~wise2spitzer.model.FluxRegressor`; None means
+            :data:`~wise2spitzer.evaluation.DEFAULT_FORM` ("ratio", measured better; "paper"
+            reproduces Fonseca-Bonilla et al.).
         preset : {"fast", "paper", "none"}, default "fast"
             Hyper-parameter search; "none" keeps the defaults / ``regressor_params``.
         interval_method : {"conformal", "tree_sem", "qrf"}, default "conformal"

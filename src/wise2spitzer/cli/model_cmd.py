@@ -107,7 +107,7 @@ def train(
         help="clean, unclean or all (default: clean if the table has ext_flg/cc_flags)."),
     preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
     feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
-    form: str | None = typer.Option(None, "--form", help="paper or ratio (default: the model's)."),
+    form: str | None = typer.Option(None, "--form", help="ratio (default: learn the correction to the WISE counterpart) or paper (log flux)."),
     interval_method: str = typer.Option(
         "conformal", "--interval-method", help="conformal, tree_sem or qrf."),
     n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
@@ -155,7 +155,7 @@ def evaluate(
     cv: int = typer.Option(10, "--cv", help="Cross-validation folds."),
     preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
     feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
-    form: str | None = typer.Option(None, "--form", help="paper or ratio (default: the model's)."),
+    form: str | None = typer.Option(None, "--form", help="ratio (default: learn the correction to the WISE counterpart) or paper (log flux)."),
     intervals: bool = typer.Option(
         False, "--intervals",
         help="Also measure cross-validated interval coverage (tree_sem, conformal, qrf)."),
