@@ -329,7 +329,11 @@ class FastPredictor:
         pred, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         ok = status == STATUS_OK
         if ok.any():
-            rows = df.loc[ok, p.input_columns].apply(pd.to_numeric, errors="coerce")
+            rows = df.loc[ok, p.input_columns]
+            # Only text columns need converting (column-wise apply costs ~10% of a chunk).
+            text = [c for c in rows.columns if not pd.api.types.is_numeric_dtype(rows[c])]
+            if text:
+                rows = rows.assign(**{c: pd.to_numeric(rows[c], errors="coerce") for c in text})
             X = build_features(rows, p.feature_set)[p.features]
             pred[ok], lo[ok], hi[ok] = self._predict_arrays(X, confidence, chosen)
         return {
