@@ -251,11 +251,16 @@ def _dask(model, data: Path, out: Path, *, n_workers: int) -> dict:
     try:
         with Client(cluster) as client:
             client.wait_for_workers(n_workers)
+            # CPU seconds of the workers and of this driver: rows per CPU second tells whether
+            # a second worker adds work done or only contention, whatever else runs here.
+            w0, c0 = client.run(time.process_time), time.process_time()
             t0 = time.perf_counter()
             for k, path in enumerate(catalogs):
                 lazy = predict_dask(model, lsdb.read_hats(path), client=client)
                 lazy.write_catalog(out / f"part_{k:03d}", progress_bar=False)
             seconds = time.perf_counter() - t0
+            w1 = client.run(time.process_time)
+            cpu = time.process_time() - c0 + sum(w1[w] - w0[w] for w in w1 if w in w0)
     finally:
         cluster.close()
     import pyarrow.parquet as pq
@@ -268,7 +273,7 @@ def _dask(model, data: Path, out: Path, *, n_workers: int) -> dict:
         for key, v in t.value_counts().items():
             statuses[key] = statuses.get(key, 0) + int(v)
     rows_in = sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(data))
-    return {"seconds": seconds, "rows_in": rows_in, "rows_out": rows,
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows_in": rows_in, "rows_out": rows,
             "statuses": {"m1_pred_status": statuses}}
 
 
