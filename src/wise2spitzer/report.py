@@ -1129,10 +1129,14 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
     tag = "Simulated data. " if sim else ""
     blocks: list[tuple] = [("h1", title + (" — SIMULATED DATA" if sim else ""))]
     blocks.append(("p", data_text))
+    form = str(res.metrics["form"].iloc[0]) if "form" in res.metrics else "paper"
+    learns = ("log10 of the Spitzer flux (the paper's form)" if form == "paper" else
+              "log10 of the Spitzer flux over its WISE counterpart (form 'ratio', the "
+              "package default; the paper's log-flux form is compared below)")
     blocks.append(("p", (
         "The method: learn the WISE -> Spitzer relation (MIPS1 24 um from W4 and the other WISE "
-        "bands, IRAC4 8 um from W3...) on sources observed by both, with ExtraTrees on "
-        "log10 flux after a Yeo-Johnson transform and Boruta feature selection, and predict "
+        "bands, IRAC4 8 um from W3...) on sources observed by both, with ExtraTrees learning "
+        f"{learns} after a Yeo-Johnson transform and Boruta feature selection, and predict "
         "Spitzer-quality fluxes with intervals for WISE-only sources inside the convex hull "
         "of the training rows in log W1..W4.")))
     blocks.append(("h2", "What it means"))
