@@ -321,8 +321,17 @@ class FastPredictor:
             reg.predict_interval(np.empty((0, reg.n_features_in_)), method=chosen)
         if not 0 < confidence < 1:
             raise ModelError(f"confidence must lie in (0, 1); got {confidence!r}")
+        # BLAS (the hull's facet products) gets the threads the caller allowed: with spinning
+        # idle threads OpenBLAS costs more CPU than it saves on these small products.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self.n_jobs, user_api="blas"):
+            return self._compute(df, confidence, chosen)
+
+    def _compute(self, df: pd.DataFrame, confidence: float, chosen: str) -> dict:
         from .features import build_features
 
+        p = self.predictor
         cols = output_columns(p.target)
         status = self._status_predictor().row_status(df)
         n = len(df)
