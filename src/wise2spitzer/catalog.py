@@ -1012,7 +1012,6 @@ def embedded_name(spec: Any) -> str | None:
 
 
 # Older name, kept for callers inside the package.
-_embedded_key = embedded_name
 
 
 def load_data(

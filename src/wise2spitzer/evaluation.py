@@ -54,6 +54,9 @@ __all__ = [
     "learning_curve",
     "interval_coverage",
     "evaluate_intervals",
+    "STUDY_PRESETS",
+    "study_preset",
+    "cap_labelled",
 ]
 
 #: Metric columns of :func:`evaluate` (each cv row also has ``<metric>_std``).
@@ -69,6 +72,59 @@ DEFAULT_FORM = "ratio"
 #: Interval methods of :meth:`~wise2spitzer.model.FluxRegressor.predict_interval`.
 INTERVAL_METHODS: tuple[str, ...] = ("tree_sem", "conformal", "qrf")
 _PRESETS = ("fast", "paper", "none")
+
+#: What a study preset (``wise2spitzer evaluate`` and ``reproduce``) runs, so that both give
+#: the same numbers for the same name and seed. ``tuning`` is the preset of
+#: :func:`wise2spitzer.tuning.tune` (run once per target and sample, on the 80% train split);
+#: ``cv`` the default folds; ``lc_cv``/``lc_sizes`` the learning curves of ``reproduce``;
+#: ``max_labelled`` caps the labelled rows per target (a seeded random subset, see
+#: :func:`cap_labelled`; None = all); ``regressor_params`` go to every
+#: :class:`~wise2spitzer.model.FluxRegressor`. "fast" is sized for a few minutes on 2 cores:
+#: successive-halving search, 20 Boruta rounds, 3 conformal folds, at most 3,000 labelled
+#: rows per target (IRAC4 has ~18,000 in the full simulation). "paper" is the paper's
+#: protocol: 1000 configurations x 10 folds, every row. "none" keeps the default
+#: hyper-parameters (500 trees) and every row.
+STUDY_PRESETS: dict[str, dict[str, Any]] = {
+    "fast": {"tuning": "fast", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
+             "max_labelled": 3000,
+             "regressor_params": {"boruta_max_iter": 20, "conformal_cv": 3}},
+    "paper": {"tuning": "paper", "cv": 10, "lc_cv": 5, "lc_sizes": (0.1, 0.25, 0.5, 0.75, 1.0),
+              "max_labelled": None, "regressor_params": {}},
+    "none": {"tuning": "none", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
+             "max_labelled": None, "regressor_params": {}},
+}
+
+
+def study_preset(preset: str) -> dict[str, Any]:
+    """A copy of :data:`STUDY_PRESETS` ``[preset]`` (``ModelError`` naming the allowed ones)."""
+    if preset not in STUDY_PRESETS:
+        raise ModelError(f"preset must be one of {list(STUDY_PRESETS)}; got {preset!r}")
+    cfg = dict(STUDY_PRESETS[preset])
+    cfg["regressor_params"] = dict(cfg["regressor_params"])
+    return cfg
+
+
+def cap_labelled(df: pd.DataFrame, target, cap: int | None, random_state
+                 ) -> tuple[pd.DataFrame, str | None]:
+    """Drop labelled rows of ``target`` beyond a seeded random ``cap`` (None: keep all).
+
+    Returns the (possibly) reduced frame and a sentence saying what was dropped, or None.
+    """
+    from .samples import labelled_mask
+
+    t = get_target(target)
+    if not cap or t.column not in df.columns:
+        return df, None
+    lab = labelled_mask(df, t).astype(bool).to_numpy()
+    n = int(lab.sum())
+    if n <= cap:
+        return df, None
+    rng = np.random.default_rng(random_state)
+    drop = rng.choice(np.flatnonzero(lab), size=n - cap, replace=False)
+    keep = np.ones(len(df), bool)
+    keep[drop] = False
+    return df[keep], (f"{t.band}: the fast preset trains and scores on a random {cap:,} of the "
+                      f"{n:,} labelled rows (seeded; --preset paper uses all of them)")
 
 Progress = Callable[[str], None] | None
 
@@ -351,6 +407,8 @@ def evaluate(
         One row per (split, model): columns ``target, sample, model, split, n_train, n_test,
         mae, rmse, r2, mape, mape_linear``, ``<metric>_std`` (spread over folds, NaN for the
         test rows), then ``feature_set``, ``form`` (and ``coverage``, ``width_dex``).
+        ``attrs["tuned_params"]`` holds the hyper-parameters the search chose (``{}`` for
+        preset "none").
 
     Raises
     ------
@@ -373,8 +431,9 @@ def evaluate(
     # extra fit; the conformal calibration (several more forests) is paid only when asked.
     et_params = {"interval_method": "conformal" if interval else "tree_sem", **regressor_params}
     et = make_regressor(t, form=form, random_state=random_state, n_jobs=n_jobs, **et_params)
-    et.set_params(**tuned_params(X_tr, y_tr, base=et, preset=preset, random_state=random_state,
-                                 n_jobs=n_jobs, progress=progress))
+    tuned = tuned_params(X_tr, y_tr, base=et, preset=preset, random_state=random_state,
+                         n_jobs=n_jobs, progress=progress)
+    et.set_params(**tuned)
     # The linear model only has the conformal interval, always calibrated when fitted; with
     # no interval wanted, the fewest calibration folds keep that cost down (the point
     # predictions do not depend on it).
@@ -431,6 +490,9 @@ def evaluate(
     out = pd.DataFrame(rows)
     out["feature_set"] = feature_set
     out["form"] = et.get_params().get("form")
+    # The hyper-parameters the search chose on the train split, so that callers (the final
+    # refit, the report) reuse them instead of searching again.
+    out.attrs["tuned_params"] = dict(tuned)
     if interval:
         for c in ("coverage", "width_dex"):
             if c not in out.columns:

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .errors import CatalogError, ModelError, Wise2SpitzerError
+from .evaluation import STUDY_PRESETS, cap_labelled, study_preset
 from .schema import ID_COLUMN, STATUS_OK, WISE_FLUX_COLUMNS, get_target, output_columns
 
 __all__ = [
@@ -44,25 +45,10 @@ __all__ = [
 
 Progress = Callable[[str], None] | None
 
-#: What each ``reproduce`` preset runs. ``tuning`` is the preset of
-#: :func:`wise2spitzer.tuning.tune` (via the library calls); ``cv`` the folds of
-#: :func:`~wise2spitzer.evaluation.evaluate`; ``lc_cv``/``lc_sizes`` the learning curves;
-#: ``max_labelled`` caps the labelled rows per target (a seeded random subset; None = all);
-#: ``regressor_params`` go to every :class:`~wise2spitzer.model.FluxRegressor`.
-#: "fast" is sized for a few minutes on 2 cores: no search (one fast search costs about as
-#: much as the whole fast study, and reproduce needs eight), 100 trees, 20 Boruta rounds,
-#: 3 conformal folds, at most 3,000 labelled rows per target (IRAC4 has ~18,000 in the full
-#: simulation). "paper" is the paper's protocol: the full search, 10 folds, every row.
-REPRODUCE_PRESETS: dict[str, dict[str, Any]] = {
-    "fast": {"tuning": "none", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
-             "max_labelled": 3000,
-             "regressor_params": {"n_estimators": 100, "boruta_max_iter": 20,
-                                  "conformal_cv": 3}},
-    "paper": {"tuning": "paper", "cv": 10, "lc_cv": 5, "lc_sizes": (0.1, 0.25, 0.5, 0.75, 1.0),
-              "max_labelled": None, "regressor_params": {}},
-    "none": {"tuning": "none", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
-             "max_labelled": None, "regressor_params": {}},
-}
+#: The presets of ``reproduce``; the same table drives ``wise2spitzer evaluate`` so both
+#: print the same numbers for the same preset and seed (see
+#: :data:`wise2spitzer.evaluation.STUDY_PRESETS`).
+REPRODUCE_PRESETS = STUDY_PRESETS
 #: Overrides of ``quick=True`` (tests, smoke runs): small forests, few folds, no search.
 _QUICK = {"tuning": "none", "cv": 3, "lc_cv": 2, "lc_sizes": (0.5, 1.0), "interval_cv": None,
           "regressor_params": {"n_estimators": 20, "boruta_max_iter": 10, "conformal_cv": 3}}
@@ -352,14 +338,14 @@ class _Steps:
 
 def _load(data, n_rows: int | None, random_state) -> tuple[pd.DataFrame, str, str | None]:
     """Return (table, kind, input format); kind is simulated / upper-sco / file / frame."""
-    from .catalog import _embedded_key, infer_format, load_data
+    from .catalog import embedded_name, infer_format, load_data
 
     if isinstance(data, pd.DataFrame):
         df = data.copy()
         kind = "simulated" if "true_m1_f_psf" in df.columns else "frame"
         fmt = None
     else:
-        key = _embedded_key(str(data)) if isinstance(data, str) else None
+        key = embedded_name(str(data)) if isinstance(data, str) else None
         if key == "simulated" and n_rows:
             from .datasets import simulate_seip
 
@@ -433,27 +419,6 @@ def _differs(a, b) -> bool:
         return bool(a != b)
     except (TypeError, ValueError):
         return a is not b
-
-
-def _cap_labelled(df: pd.DataFrame, target, cap: int | None, random_state
-                  ) -> tuple[pd.DataFrame, str | None]:
-    """Drop labelled rows of ``target`` beyond a seeded random ``cap`` (None: keep all)."""
-    from .samples import labelled_mask
-
-    t = get_target(target)
-    if not cap or t.column not in df.columns:
-        return df, None
-    lab = labelled_mask(df, t).astype(bool).to_numpy()
-    n = int(lab.sum())
-    if n <= cap:
-        return df, None
-    rng = np.random.default_rng(random_state)
-    drop = rng.choice(np.flatnonzero(lab), size=n - cap, replace=False)
-    keep = np.ones(len(df), bool)
-    keep[drop] = False
-    return df[keep], (f"{t.band}: the fast preset trains and scores on a random {cap:,} of the "
-                      f"{n:,} labelled rows (seeded; --preset paper uses all of them); "
-                      "predictions still cover every input row")
 
 
 def _reproduce(
@@ -542,9 +507,7 @@ def _reproduce(
     from .predictor import SpitzerPredictor
 
     t_start = time.perf_counter()
-    if preset not in REPRODUCE_PRESETS:
-        raise ModelError(f"preset must be one of {list(REPRODUCE_PRESETS)}; got {preset!r}")
-    cfg = dict(REPRODUCE_PRESETS[preset])
+    cfg = study_preset(preset)
     if quick:
         cfg.update(_QUICK)
     if cv is not None:
@@ -574,9 +537,9 @@ def _reproduce(
     predictors: dict[tuple[str, str], Any] = {}
     for tk in tkeys:
         t = get_target(tk)
-        df_t, cap_note = _cap_labelled(df, t, cfg.get("max_labelled"), random_state)
+        df_t, cap_note = cap_labelled(df, t, cfg.get("max_labelled"), random_state)
         if cap_note:
-            notes.append(cap_note)
+            notes.append(cap_note + "; predictions still cover every input row")
         for s in sample_list:
             name = f"{t.band} {s}"
             step(f"{name}: evaluate ET, LR, raw WISE (cv={cfg['cv']}, tuning {cfg['tuning']!r})")
@@ -589,13 +552,18 @@ def _reproduce(
                 step.k += 2 + 2 * (s == primary)
                 continue
             metrics_parts.append(m)
+            # The search ran once, on this sample's 80% train split, inside evaluate; the
+            # final model and the other studies reuse what it chose (the paper likewise
+            # refits the best configuration on all labelled rows).
+            tuned = dict(m.attrs.get("tuned_params", {}))
 
             step(f"{name}: fit the final model, predict the test split")
             # test_size=None: the test-split scoring is done here once (same split and clone
             # as SpitzerPredictor.fit would use) and the figures reuse its predictions.
-            pred = SpitzerPredictor().fit(df_t, target=t, sample=s, preset=cfg["tuning"],
+            pred = SpitzerPredictor().fit(df_t, target=t, sample=s, preset="none",
                                           random_state=random_state, n_jobs=n_jobs,
-                                          test_size=None, progress=step.sub, **params)
+                                          test_size=None, progress=step.sub,
+                                          **{**params, **tuned})
             X, y, _ = training_table(df_t, target=t, sample=s, feature_set=pred.feature_set)
             X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2,
                                                       random_state=random_state)
@@ -646,9 +614,11 @@ def _reproduce(
                 other = "ratio" if form_now == "paper" else "paper"
                 step(f"{name}: evaluate the other target form ({other!r})")
                 try:
-                    m2 = evaluate(df_t, target=t, sample=s, cv=cfg["cv"], preset=cfg["tuning"],
+                    # Same hyper-parameters and features as the default form: only the
+                    # target changes.
+                    m2 = evaluate(df_t, target=t, sample=s, cv=cfg["cv"], preset="none",
                                   random_state=random_state, n_jobs=n_jobs, form=other,
-                                  progress=step.sub, **params)
+                                  progress=step.sub, **{**params, **tuned})
                     form_parts.append(m[m["model"] != "raw WISE"])
                     form_parts.append(m2[m2["model"] != "raw WISE"])
                 except (ModelError, CatalogError) as exc:
@@ -1221,17 +1191,12 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
         f"{' (quick)' if quick else ''}: hyper-parameter search {cfg['tuning']!r}, "
         f"{cfg['cv']}-fold CV, learning curves {cfg['lc_cv']}-fold; random_state "
         f"{random_state}; samples {res.samples}; wall time {res.elapsed_s:.0f} s.")))
-    params = cfg.get("regressor_params", {})
     blocks.append(("p", (
-        "metrics.csv holds exactly what `wise2spitzer.evaluation.evaluate(df, target=..., "
-        f"sample=..., cv={cfg['cv']}, preset={cfg['tuning']!r}, random_state={random_state}"
-        + "".join(f", {k}={v!r}" for k, v in params.items()) + ")` returns; `wise2spitzer "
-        f"evaluate --data ... --target ... --sample ... --cv {cfg['cv']} --preset "
-        f"{cfg['tuning']} --random-state {random_state}"
-        + (f" --n-estimators {params['n_estimators']}" if "n_estimators" in params else "")
-        + "` prints the same numbers when the other settings are the CLI's defaults"
-        + (" (here boruta_max_iter differs, and rows were capped, see the notes)"
-           if params.get("boruta_max_iter", 100) != 100 or cfg.get("max_labelled") else "")
+        "metrics.csv holds exactly what `wise2spitzer evaluate --data ... --target ... "
+        f"--sample ... --preset {preset} --random-state {random_state}` prints for each "
+        "target and sample (both read the same preset table, "
+        "`wise2spitzer.evaluation.STUDY_PRESETS`)"
+        + (" when run with --quick's settings, which the CLI does not expose" if quick else "")
         + ".")))
     blocks.append(("p", "Files: " + ", ".join(
         str(p.relative_to(res.out)) for p in res.files.values()

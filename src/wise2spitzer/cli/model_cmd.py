@@ -152,8 +152,12 @@ def evaluate(
     sample: str | None = typer.Option(
         None, "--sample",
         help="clean, unclean or all (default: clean if the table has ext_flg/cc_flags)."),
-    cv: int = typer.Option(10, "--cv", help="Cross-validation folds."),
-    preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
+    cv: int | None = typer.Option(
+        None, "--cv", help="Cross-validation folds (default: the preset's, fast 5, paper 10)."),
+    preset: str = typer.Option(
+        "fast", "--preset",
+        help="Study preset, the same as reproduce's: fast (successive-halving search, at most "
+             "3000 labelled rows), paper (1000 x 10-fold search, every row) or none."),
     feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
     form: str | None = typer.Option(None, "--form", help="ratio (default: learn the correction to the WISE counterpart) or paper (log flux)."),
     intervals: bool = typer.Option(
@@ -168,16 +172,21 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", help="Write the metrics table as CSV."),
 ) -> None:
     """Score ET, LR and the raw WISE estimate (cross-validation and test split)."""
+    from ..evaluation import cap_labelled, evaluate_intervals, study_preset
     from ..evaluation import evaluate as run_evaluate
-    from ..evaluation import evaluate_intervals
 
     console = _console()
     t = _target(target)
+    cfg = study_preset(preset)
+    cv = cfg["cv"] if cv is None else cv
     df = _load(data, random_state, console)
     sample = resolve_sample(df, sample, console)
-    extra = _regressor_options(n_estimators, select_features)
+    df, cap_note = cap_labelled(df, t, cfg["max_labelled"], random_state)
+    if cap_note:
+        console.print(f"note: {cap_note}")
+    extra = {**cfg["regressor_params"], **_regressor_options(n_estimators, select_features)}
     with _status(console, f"evaluating {t.key} on {data}") as progress:
-        table = run_evaluate(df, target=t, sample=sample, cv=cv, preset=preset,
+        table = run_evaluate(df, target=t, sample=sample, cv=cv, preset=cfg["tuning"],
                              random_state=random_state, interval=intervals,
                              feature_set=feature_set, form=form, n_jobs=n_jobs,
                              progress=progress, **extra)
