@@ -6,7 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
+import pytest
 
 RANDOM_STATE = 42
 

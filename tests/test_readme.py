@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _quick_start_commands():
     text = (ROOT / "README.md").read_text()
     section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)]
 
 
 def test_quick_start_has_exactly_two_commands():

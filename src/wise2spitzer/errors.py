@@ -6,7 +6,7 @@ interface prints its message on one line and exits with status 2 instead of a tr
 
 from __future__ import annotations
 
-__all__ = ["Wise2SpitzerError", "CatalogError", "ModelError", "FetchError"]
+__all__ = ["CatalogError", "FetchError", "ModelError", "Wise2SpitzerError"]
 
 
 class Wise2SpitzerError(Exception):

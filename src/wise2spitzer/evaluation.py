@@ -42,21 +42,21 @@ from .schema import BANDS, WISE_FLUX_COLUMNS, Target, get_target
 
 __all__ = [
     "DEFAULT_FORM",
+    "INTERVAL_METHODS",
     "METRICS",
     "MODELS",
-    "INTERVAL_METHODS",
-    "regression_metrics",
-    "raw_wise_estimate",
-    "training_table",
-    "make_regressor",
-    "tuned_params",
-    "evaluate",
-    "learning_curve",
-    "interval_coverage",
-    "evaluate_intervals",
     "STUDY_PRESETS",
-    "study_preset",
     "cap_labelled",
+    "evaluate",
+    "evaluate_intervals",
+    "interval_coverage",
+    "learning_curve",
+    "make_regressor",
+    "raw_wise_estimate",
+    "regression_metrics",
+    "study_preset",
+    "training_table",
+    "tuned_params",
 ]
 
 #: Metric columns of :func:`evaluate` (each cv row also has ``<metric>_std``).

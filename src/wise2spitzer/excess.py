@@ -20,7 +20,7 @@ import pandas as pd
 from .errors import ModelError
 from .schema import Target, get_target
 
-__all__ = ["flag_excess", "excess_significance", "false_excess_rate"]
+__all__ = ["excess_significance", "false_excess_rate", "flag_excess"]
 
 
 def flag_excess(

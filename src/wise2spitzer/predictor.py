@@ -32,7 +32,7 @@ from .schema import (
     output_columns,
 )
 
-__all__ = ["SpitzerPredictor", "TRUSTED_TYPE_PREFIXES"]
+__all__ = ["TRUSTED_TYPE_PREFIXES", "SpitzerPredictor"]
 
 #: Module prefixes of the types a saved predictor may contain. Anything else found in a file
 #: (e.g. ``builtins.eval`` smuggled into a crafted file) makes :meth:`SpitzerPredictor.load`
@@ -152,7 +152,7 @@ class SpitzerPredictor:
         test_size: float | None = 0.2,
         progress=None,
         **regressor_params: Any,
-    ) -> "SpitzerPredictor":
+    ) -> SpitzerPredictor:
         """Train on the labelled rows of ``sample``.
 
         Steps (the paper's): select the sample; keep rows with the target flux measured and
@@ -275,7 +275,7 @@ class SpitzerPredictor:
             "test_size": test_size,
             "random_state": random_state,
             "versions": {p: _version(p) for p in _PACKAGES},
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         })
         return self
 
@@ -410,7 +410,7 @@ class SpitzerPredictor:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "SpitzerPredictor":
+    def load(cls, path: str | Path) -> SpitzerPredictor:
         """Read a predictor written by :meth:`save`.
 
         Only types from :data:`TRUSTED_TYPE_PREFIXES` are accepted; skops reports every type

@@ -15,25 +15,25 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "Band",
-    "Target",
     "BANDS",
+    "ID_COLUMN",
+    "PAPER_FEATURES",
+    "STATUSES",
+    "STATUS_BAD_VALUE",
+    "STATUS_MISSING_FEATURE",
+    "STATUS_OK",
+    "STATUS_OUTSIDE_DOMAIN",
     "TARGETS",
     "WISE_BANDS",
     "WISE_FLUX_COLUMNS",
     "WISE_QUALITY_COLUMNS",
-    "PAPER_FEATURES",
-    "ID_COLUMN",
-    "STATUS_OK",
-    "STATUS_OUTSIDE_DOMAIN",
-    "STATUS_MISSING_FEATURE",
-    "STATUS_BAD_VALUE",
-    "STATUSES",
+    "Band",
+    "Target",
     "get_target",
-    "output_columns",
-    "mag_to_ujy",
-    "ujy_to_mag",
     "mag_err_to_ujy",
+    "mag_to_ujy",
+    "output_columns",
+    "ujy_to_mag",
 ]
 
 

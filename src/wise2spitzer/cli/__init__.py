@@ -12,10 +12,10 @@ import sys
 import typer
 
 from ..errors import Wise2SpitzerError
-from .app import app
 
 # Importing the command modules registers their commands on ``app``.
-from . import datasets_cmd, model_cmd, predict_cmd, reproduce_cmd, fetch_cmd  # noqa: E402,F401
+from . import datasets_cmd, fetch_cmd, model_cmd, predict_cmd, reproduce_cmd  # noqa: F401
+from .app import app
 
 __all__ = ["app", "main"]
 

@@ -19,7 +19,7 @@ from ..errors import ModelError
 from ..schema import get_target
 from .app import app
 
-__all__ = ["train", "evaluate", "resolve_sample"]
+__all__ = ["evaluate", "resolve_sample", "train"]
 
 _CLEAN_COLUMNS = ("ext_flg", "cc_flags")
 
