@@ -18,8 +18,12 @@ The conformal interval
 Score ``s = |t - t_hat| / d(x)``, with the difficulty ``d(x)``
 
 * ``conformal_score="spread"`` (default for ExtraTrees): the standard deviation of the trees'
-  predictions in log space plus a small floor, so the interval is wide where the trees
-  disagree (faint sources, sparse regions) and narrow where they agree;
+  predictions in log space plus a floor, so the interval is wide where the trees disagree
+  (faint sources, sparse regions) and narrow where they agree. The floor is a multiple of
+  the median out-of-fold residual, picked on the out-of-fold rows as the one giving the
+  narrowest intervals: the spread can be zero for most rows (a single selected feature
+  with tied values puts a row in its twin's leaf in every tree), and a floor tied to the
+  spread alone then makes the scores, and the intervals of every other row, explode;
 * ``conformal_score="residual"`` (default for the linear baseline): ``exp(g(x))`` with ``g`` a
   smooth forest fitted to ``log|t - t_hat|`` on the features, the predicted flux and the tree
   spread; cross-fitted, so no row's scale comes from a model that saw its residual.
@@ -29,9 +33,13 @@ that never saw it), then the model is refit on all rows and the interval is
 ``t_hat(x) +/- q * d(x)`` with ``q`` the ``ceil((n + 1) c)``-th smallest of the ``n`` scores at
 confidence ``c``. Scores are grouped in bins of predicted flux (Mondrian conformal,
 ``conformal_bins``), each with its own ``q``, so coverage holds for faint and bright sources
-alike, not only on average. Scores are kept, so any confidence can be asked for at
-prediction time. Fold models are weaker than the final one (trained on (K-1)/K of the rows),
-so coverage errs on the high side by a point or two.
+alike, not only on average. A bin needs ``n >= c / (1 - c)`` scores for a finite ``q``:
+bins are merged with a neighbour at fit time until each has enough for 95% (or
+``confidence``, if higher), and again at prediction time for a higher confidence; when all
+scores together are too few, the largest is used, with a warning. Scores are kept, so any
+confidence can be asked for at prediction time. Fold models are trained on (K-1)/K of the
+rows; on the simulated catalogue their tree spread on new rows is within a few per cent of
+the final model's, so the scores transfer without rescaling.
 
 MAPIE 1.6 is not used for this step, although it was the first choice: its
 ``StdConformityScore`` needs a ``predict(X, return_std=True)`` estimator and MAPIE's cross
@@ -42,9 +50,11 @@ offers Mondrian bins; and a fitted MAPIE object would bring many more types into
 file the predictor bundle is saved in. The published normalised cross-conformal recipe (Lei
 et al. 2018; Papadopoulos et al. 2011; Mondrian: Vovk et al. 2005) takes a few lines of NumPy.
 
-``qrf`` (``quantile_forest.ExtraTreesQuantileRegressor`` with the same hyper-parameters) is
-kept for comparison; with fully grown trees its leaves hold few rows, so its quantiles tend
-to under-cover. ``tree_sem`` (the paper's mean of trees +/- z * std / sqrt(n_trees)) is the
+``qrf`` (``quantile_forest.ExtraTreesQuantileRegressor`` with the same hyper-parameters,
+except leaves of at least 5 rows, all kept for the quantiles) is kept for comparison; fully
+grown trees would leave one row per leaf and, with tied feature values, collapse the
+interval onto one training flux; its quantiles are not calibrated and may still
+under-cover. ``tree_sem`` (the paper's mean of trees +/- z * std / sqrt(n_trees)) is the
 uncertainty of the forest's mean, not of a new source's flux: it covers only a small fraction
 of held-out fluxes and is reported for reproduction.
 """
@@ -75,11 +85,21 @@ ESTIMATORS: tuple[str, ...] = ("extratrees", "linear")
 #: Interval methods ``predict_interval`` knows; ``interval_method="all"`` fits every one.
 INTERVAL_METHODS: tuple[str, ...] = ("conformal", "tree_sem", "qrf")
 
-# The normaliser sigma(x) gets this fraction of the median out-of-fold tree spread added,
-# so a region where all trees agree by chance does not get a zero-width interval.
+# The normaliser sigma(x) + floor: the floor is chosen among these fractions of the median
+# out-of-fold absolute residual (and the former default, 5% of the median tree spread) as
+# the one giving the narrowest calibrated intervals. The tree spread can be zero for many
+# rows (one selected feature with tied values: every tree puts the row in the leaf of its
+# twin), so a floor tied to the spread alone can be ~0 and make the scores, hence the
+# interval of every row with a real spread, explode.
 _SIGMA_FLOOR_FRACTION = 0.05
+_SIGMA_FLOOR_GRID = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+# Mondrian bins are merged at fit time until each holds enough scores for this confidence
+# (or the model's own, if higher), so the usual confidences need no merging when predicting.
+_BIN_CONFIDENCE = 0.95
 # Narrowest half-width in dex, so that lo < prediction < hi holds even for a perfect fit.
 _MIN_HALF_WIDTH_DEX = 1e-9
+# Fewest training rows in a leaf of the quantile forest.
+_QRF_MIN_LEAF = 5
 # Rows per block in predict_interval: bounds the (rows x trees) memory of the tree pass.
 _CHUNK_ROWS = 50_000
 
@@ -116,7 +136,8 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
     conformal_bins : int >= 1 or "auto", default "auto"
         Bins of predicted log flux (equal counts) with their own score quantile (Mondrian
         conformal), so coverage holds for faint and bright sources alike; "auto" uses one
-        bin per 250 training rows, 1 to 5.
+        bin per 250 training rows, 1 to 5. Bins too small for a finite 95% quantile are
+        merged with a neighbour.
     boruta_max_iter : int >= 2, default 100
         Boruta rounds.
     n_jobs : int or None, default None
@@ -142,11 +163,12 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         Interval methods available after fitting; ``interval_method_`` is the default one.
     conformity_scores_ : list of ndarray
         Sorted out-of-fold normalised scores, one array per predicted-flux bin
-        (conformal only).
+        (conformal only); each holds at least ``c / (1 - c)`` scores for
+        ``c = max(confidence, 0.95)`` unless the training set is smaller.
     conformal_bin_edges_ : ndarray
         Inner edges of the predicted log10 flux bins.
     sigma_floor_ : float
-        Floor added to the tree spread in the conformal normaliser (dex).
+        Floor added to the tree spread in the conformal normaliser (dex), > 0.
     qrf_ : quantile_forest.ExtraTreesQuantileRegressor
         The quantile forest (``qrf`` only).
     n_features_in_, feature_names_in_
@@ -462,14 +484,25 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
                 oof_sigma[test_idx] = 1.0
             else:
                 oof_mu[test_idx], oof_sigma[test_idx] = self._tree_moments(fold[-1], Xt)
+        oof_flux = oof_mu + offset
+        residual = np.abs(target - oof_mu)
+        # Mondrian split by predicted log flux: a normaliser alone under-covers some
+        # brightness ranges and over-covers others, so each predicted-brightness bin gets
+        # its own quantile (coverage then holds within each bin, not only on average).
+        # Bins too small for the usual confidences are merged with a neighbour: below
+        # ceil((n + 1) c) scores the conformal quantile is infinite.
+        inner = np.quantile(oof_flux, np.linspace(0, 1, self._n_conformal_bins(n) + 1)[1:-1])
+        edges = np.unique(inner)
+        counts = np.bincount(np.digitize(oof_flux, edges), minlength=len(edges) + 1)
+        groups = _merge_small_bins(counts, max(float(self.confidence), _BIN_CONFIDENCE))
+        keep = np.flatnonzero(np.diff(groups) != 0)  # edge i separates bins i and i + 1
+        self.conformal_bin_edges_ = edges[keep]
+        bins = np.digitize(oof_flux, self.conformal_bin_edges_)
+        self.conformal_score_ = self._score_kind()
         if self.estimator == "linear":
             self.sigma_floor_ = 0.0
         else:
-            median = float(np.median(oof_sigma))
-            self.sigma_floor_ = _SIGMA_FLOOR_FRACTION * median if median > 0 else 1e-6
-        oof_flux = oof_mu + offset
-        residual = np.abs(target - oof_mu)
-        self.conformal_score_ = self._score_kind()
+            self.sigma_floor_ = self._choose_sigma_floor(oof_sigma, residual, bins)
         if self.conformal_score_ == "residual":
             Xt = self.pipeline_[:-1].transform(X[:, self.input_mask_])
             Z = self._difficulty_inputs(Xt, oof_flux, oof_sigma)
@@ -477,17 +510,42 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         else:
             scale = oof_sigma + self.sigma_floor_
         scores = residual / scale
-        # Mondrian split by predicted log flux: a normaliser alone under-covers some
-        # brightness ranges and over-covers others, so each predicted-brightness bin gets
-        # its own quantile (coverage then holds within each bin, not only on average).
-        n_bins = self._n_conformal_bins(n)
-        inner = np.quantile(oof_flux, np.linspace(0, 1, n_bins + 1)[1:-1])
-        self.conformal_bin_edges_ = np.unique(inner)
-        bins = np.digitize(oof_flux, self.conformal_bin_edges_)
         self.conformity_scores_ = [
             np.sort(scores[bins == b]) for b in range(len(self.conformal_bin_edges_) + 1)
         ]
         self.oof_log_prediction_ = oof_flux  # out-of-fold log10 flux, for diagnostics
+
+    def _choose_sigma_floor(self, sigma, residual, bins) -> float:
+        """Floor of the normaliser ``sigma + floor`` giving the narrowest mean interval.
+
+        Candidates scale with the median out-of-fold residual, so the floor stays
+        meaningful when most tree spreads are zero; the criterion (mean half-width of the
+        out-of-fold rows at ``confidence``) picks a small floor when the spread tracks the
+        error and a large one (towards a constant width) when it does not.
+        """
+        ref = float(np.median(residual))
+        if not ref > 0:
+            ref = float(np.mean(residual))
+        if not ref > 0:
+            ref = 1e-6  # a perfect fit: any positive floor will do
+        candidates = [ref * f for f in _SIGMA_FLOOR_GRID]
+        median_sigma = float(np.median(sigma))
+        if median_sigma > 0:
+            candidates.append(_SIGMA_FLOOR_FRACTION * median_sigma)
+        candidates = np.unique(candidates)
+        confidence = float(self.confidence)
+        widths = []
+        for floor in candidates:
+            scale = sigma + floor
+            scores = residual / scale
+            q = np.empty(len(scores))
+            for b in np.unique(bins):
+                inb = bins == b
+                s = np.sort(scores[inb])
+                rank = min(math.ceil((len(s) + 1) * confidence), len(s))
+                q[inb] = s[rank - 1]
+            widths.append(float(np.mean(q * scale)))
+        return float(candidates[int(np.argmin(widths))])
 
     def _score_kind(self) -> str:
         if self.conformal_score == "auto":
@@ -536,7 +594,15 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         from quantile_forest import ExtraTreesQuantileRegressor
 
         Xt = self.pipeline_[:-1].transform(X[:, self.input_mask_])
-        self.qrf_ = ExtraTreesQuantileRegressor(random_state=seed, **self._forest_params())
+        params = self._forest_params()
+        # A quantile needs a distribution in each leaf: fully grown trees leave one row per
+        # leaf, and with tied feature values (a single selected colour) every tree then puts
+        # a row in its twin's leaf, so the "interval" collapses onto one training flux.
+        # Leaves of at least _QRF_MIN_LEAF rows, all of them kept (max_samples_leaf=None;
+        # the library default keeps one), give the forest a spread to take quantiles of.
+        if isinstance(params["min_samples_leaf"], Integral):
+            params["min_samples_leaf"] = max(int(params["min_samples_leaf"]), _QRF_MIN_LEAF)
+        self.qrf_ = ExtraTreesQuantileRegressor(random_state=seed, max_samples_leaf=None, **params)
         self.qrf_.fit(Xt, target)
 
     # ------------------------------------------------------------------ predict
@@ -575,15 +641,33 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         return np.column_stack([t.predict(Xt) for t in trees]) + offset[:, None]
 
     def _conformal_quantiles(self, confidence: float) -> np.ndarray:
-        """Score quantile of each Mondrian bin at ``confidence``."""
-        out = []
-        for scores in self.conformity_scores_:
+        """Score quantile of each Mondrian bin at ``confidence``.
+
+        The finite-sample quantile is the ``ceil((n + 1) c)``-th smallest of a bin's ``n``
+        scores; a bin with fewer scores (exact interval infinite) is pooled with its
+        neighbours until the pooled bin has enough, and the bins of a group share its
+        quantile.
+        """
+        groups = _merge_small_bins([len(s) for s in self.conformity_scores_], confidence)
+        out = np.empty(len(self.conformity_scores_))
+        for g in np.unique(groups):
+            members = np.flatnonzero(groups == g)
+            scores = np.sort(np.concatenate([self.conformity_scores_[b] for b in members]))
             n = len(scores)
-            # Finite-sample rank ceil((n + 1) c); beyond n the exact interval is infinite,
-            # so the largest score is used and the guarantee is lost (only for tiny n).
-            rank = min(math.ceil((n + 1) * confidence), n)
-            out.append(float(scores[rank - 1]))
-        return np.asarray(out)
+            rank = math.ceil((n + 1) * confidence)
+            if rank > n:
+                # Too few scores even pooled: the exact interval is infinite; the largest
+                # score keeps it finite but without the coverage guarantee.
+                warnings.warn(
+                    f"confidence={confidence} needs at least {math.ceil(confidence / (1 - confidence))} "
+                    f"calibration scores; the model has {n}, so the largest score is used and "
+                    "coverage is not guaranteed (fit on more rows or ask a lower confidence)",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                rank = n
+            out[members] = scores[rank - 1]
+        return out
 
     def predict_interval(self, X, *, confidence: float | None = None, method: str | None = None):
         """Prediction interval of the flux density in uJy.
@@ -653,3 +737,40 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.positive_only = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _merge_small_bins(counts, confidence: float) -> np.ndarray:
+    """Group adjacent bins until each group holds enough scores for ``confidence``.
+
+    A group of ``n`` scores is enough when ``ceil((n + 1) c) <= n`` (a finite conformal
+    quantile). The smallest short group is merged with its smaller neighbour, repeatedly.
+
+    Returns
+    -------
+    ndarray of int, shape (len(counts),)
+        Group label of each bin, non-decreasing from 0.
+    """
+
+    def short(n: int) -> bool:
+        return n == 0 or math.ceil((n + 1) * confidence) > n
+
+    groups = [[i] for i in range(len(counts))]
+    sizes = [int(c) for c in counts]
+    while len(groups) > 1:
+        bad = [i for i, n in enumerate(sizes) if short(n)]
+        if not bad:
+            break
+        i = min(bad, key=lambda j: sizes[j])
+        if i == 0:
+            j = 1
+        elif i == len(groups) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if sizes[i - 1] <= sizes[i + 1] else i + 1
+        a, b = min(i, j), max(i, j)
+        groups[a : b + 1] = [groups[a] + groups[b]]
+        sizes[a : b + 1] = [sizes[a] + sizes[b]]
+    labels = np.empty(len(counts), dtype=int)
+    for g, members in enumerate(groups):
+        labels[members] = g
+    return labels
