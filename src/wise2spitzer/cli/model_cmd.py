@@ -66,11 +66,14 @@ def _status(console: Console, text: str):
         yield lambda message: status.update(f"{text}: {message}")
 
 
-def _load(data: str, random_state: int, console: Console) -> pd.DataFrame:
+def _load(data: str, random_state: int, console: Console, target=None) -> pd.DataFrame:
     from ..catalog import load_data
+    from ..schema import WISE_FLUX_COLUMNS
 
+    # Checking the columns every model needs here lets the error name the file.
+    required = (*WISE_FLUX_COLUMNS, target.column) if target is not None else ()
     with console.status(f"loading {data}"):
-        return load_data(data, random_state=random_state)
+        return load_data(data, random_state=random_state, required=required)
 
 
 def _fmt(value) -> str:
@@ -122,7 +125,7 @@ def train(
 
     console = _console()
     t = _target(target)
-    df = _load(data, random_state, console)
+    df = _load(data, random_state, console, t)
     sample = resolve_sample(df, sample, console)
     extra = _regressor_options(n_estimators, select_features)
     with _status(console, f"training {t.key} on {data}") as progress:
@@ -179,7 +182,7 @@ def evaluate(
     t = _target(target)
     cfg = study_preset(preset)
     cv = cfg["cv"] if cv is None else cv
-    df = _load(data, random_state, console)
+    df = _load(data, random_state, console, t)
     sample = resolve_sample(df, sample, console)
     df, cap_note = cap_labelled(df, t, cfg["max_labelled"], random_state)
     if cap_note:
