@@ -80,14 +80,14 @@ _PRESETS = ("fast", "paper", "none")
 #: ``max_labelled`` caps the labelled rows per target (a seeded random subset, see
 #: :func:`cap_labelled`; None = all); ``regressor_params`` go to every
 #: :class:`~wise2spitzer.model.FluxRegressor`. "fast" is sized for a few minutes on 2 cores:
-#: successive-halving search, 20 Boruta rounds, 3 conformal folds, at most 3,000 labelled
+#: successive-halving search, 20 Boruta rounds, at most 3,000 labelled
 #: rows per target (IRAC4 has ~18,000 in the full simulation). "paper" is the paper's
 #: protocol: 1000 configurations x 10 folds, every row. "none" keeps the default
 #: hyper-parameters (500 trees) and every row.
 STUDY_PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"tuning": "fast", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
              "max_labelled": 3000,
-             "regressor_params": {"boruta_max_iter": 20, "conformal_cv": 3}},
+             "regressor_params": {"boruta_max_iter": 20}},
     "paper": {"tuning": "paper", "cv": 10, "lc_cv": 5, "lc_sizes": (0.1, 0.25, 0.5, 0.75, 1.0),
               "max_labelled": None, "regressor_params": {}},
     "none": {"tuning": "none", "cv": 5, "lc_cv": 3, "lc_sizes": (0.1, 0.25, 0.5, 1.0),
