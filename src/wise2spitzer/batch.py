@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CatalogError, ModelError
+from .model import _MIN_HALF_WIDTH_DEX  # one floor for the plain and the fast path
 from .schema import BANDS, STATUS_OK, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
 
 __all__ = [
@@ -379,7 +380,7 @@ class FastPredictor:
             half = norm.ppf(0.5 + confidence / 2) * sigma / np.sqrt(len(trees))
         else:
             bins = np.digitize(mu + offset, reg.conformal_bin_edges_)
-            q = _conformal_quantiles(reg.conformity_scores_, confidence)[bins]
+            q = reg.conformal_quantiles(confidence)[bins]
             half = q * (sigma + reg.sigma_floor_)
         half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
         log_pred = mu + offset
@@ -604,22 +605,6 @@ def lean_forest(
     best = int(table.loc[table["accepted"], "rows_per_s"].idxmax())
     table["chosen"] = table.index == best
     return LeanForestResult(predictor=fitted[best], table=table)
-
-
-# Must equal model._MIN_HALF_WIDTH_DEX (checked by the tests against the plain path).
-_MIN_HALF_WIDTH_DEX = 1e-9
-
-
-def _conformal_quantiles(scores_per_bin, confidence: float) -> np.ndarray:
-    """Finite-sample conformal quantile ``ceil((n + 1) c)``-th score of each Mondrian bin."""
-    import math
-
-    out = []
-    for scores in scores_per_bin:
-        n = len(scores)
-        rank = min(math.ceil((n + 1) * confidence), n)
-        out.append(float(scores[rank - 1]))
-    return np.asarray(out)
 
 
 def _tree_moments(trees, Xt32: np.ndarray, *, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:

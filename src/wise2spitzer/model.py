@@ -640,8 +640,8 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         trees = self.pipeline_[-1].estimators_
         return np.column_stack([t.predict(Xt) for t in trees]) + offset[:, None]
 
-    def _conformal_quantiles(self, confidence: float) -> np.ndarray:
-        """Score quantile of each Mondrian bin at ``confidence``.
+    def conformal_quantiles(self, confidence: float) -> np.ndarray:
+        """Score quantile of each Mondrian bin at ``confidence`` (``conformal`` fitted).
 
         The finite-sample quantile is the ``ceil((n + 1) c)``-th smallest of a bin's ``n``
         scores; a bin with fewer scores (exact interval infinite) is pooled with its
@@ -723,7 +723,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
             half = z * sigma / np.sqrt(len(model.estimators_))
         else:
             bins = np.digitize(mu + offset, self.conformal_bin_edges_)
-            q = self._conformal_quantiles(confidence)[bins]
+            q = self.conformal_quantiles(confidence)[bins]
             if self.conformal_score_ == "residual":
                 Z = self._difficulty_inputs(Xt, mu + offset, sigma)
                 half = q * np.exp(self.difficulty_model_.predict(Z))
