@@ -332,6 +332,24 @@ def test_fast_hull_decides_like_the_domain(sim, predictor):
     assert np.array_equal(hull.contains(X.iloc[::-1]), expected[::-1])  # screen reused
 
 
+def test_fast_hull_decides_like_the_domain_at_the_surface(predictor):
+    # Points within the float32 rounding margin of a facet are recomputed in float64: the
+    # hull's vertices nudged along a facet normal by less and more than ``tol``.
+    domain = predictor.domain
+    normals, offsets = domain.equations_[:, :-1], domain.equations_[:, -1]
+    pts = []
+    for v in domain.vertices_:
+        facet = int(np.argmin(np.abs(normals @ v + offsets)))
+        for step in (-1e-6, -1e-9, 0.0, 0.5e-9, 1.5e-9, 3e-9, 1e-7, 1e-6):
+            pts.append(v + step * normals[facet])
+    X = 10 ** np.asarray(pts)
+    expected = domain.contains(X)
+    hull = batch.FastHull(domain)
+    assert hull.margin > 1e-7  # every nudged point above falls in the doubtful band
+    assert np.array_equal(hull.contains(X), expected)
+    assert 0 < expected.sum() < len(X)
+
+
 def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):
     result = lean_forest(
         predictor, sim, candidates=((10, 3, None), (5, 5, 4)), max_r2_loss=0.002,

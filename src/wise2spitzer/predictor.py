@@ -317,7 +317,26 @@ class SpitzerPredictor:
             return status
         missing = np.zeros(n, dtype=bool)
         bad = np.zeros(n, dtype=bool)
+        # Plain numpy numeric columns (the usual case) are checked together as one block:
+        # there a null is exactly a NaN and no text can hide.
+        dtypes = [df[c].dtype for c in self.input_columns]
+        plain = [
+            c
+            for c, dt in zip(self.input_columns, dtypes)
+            if isinstance(dt, np.dtype) and dt.kind in "fiu"
+        ]
+        if plain:
+            block = df[plain].to_numpy(dtype=float)
+            isnan = np.isnan(block)
+            missing |= isnan.any(axis=1)
+            with np.errstate(invalid="ignore"):
+                bad |= (np.isinf(block) | (block < 0)).any(axis=1)
+            flux = [i for i, c in enumerate(plain) if c in WISE_FLUX_COLUMNS]
+            if flux:
+                missing |= (block[:, flux] == 0).any(axis=1)
         for col in self.input_columns:
+            if col in plain:
+                continue
             raw = df[col]
             num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             was_null = raw.isna().to_numpy()
@@ -331,7 +350,11 @@ class SpitzerPredictor:
         status[bad] = STATUS_BAD_VALUE
         ok = status == STATUS_OK
         if ok.any():
-            fluxes = df.loc[ok, list(WISE_FLUX_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+            cols = list(WISE_FLUX_COLUMNS)
+            if all(c in plain for c in cols):
+                fluxes = pd.DataFrame(df[cols].to_numpy(dtype=float)[ok], columns=cols)
+            else:
+                fluxes = df.loc[ok, cols].apply(pd.to_numeric, errors="coerce")
             inside = np.asarray(self.domain.contains(fluxes), dtype=bool)
             idx = np.flatnonzero(ok)
             status[idx[~inside]] = STATUS_OUTSIDE_DOMAIN
