@@ -189,6 +189,23 @@ def test_every_row_comes_out_once_in_order(small, tmp_path, out_name):
     assert not list(tmp_path.glob(".*"))  # no temp file or checkpoint left behind
 
 
+@pytest.mark.parametrize("out_name", ["out.parquet", "out.csv", "out.fits", "out.ecsv", "out.vot"])
+def test_output_metadata_names_the_interval_method(sim, predictor, tmp_path, out_name):
+    from wise2spitzer.catalog import read_catalog
+
+    src = tmp_path / "in.parquet"
+    sim.iloc[:400].to_parquet(src)
+    predict_file(predictor, src, tmp_path / out_name, chunksize=150, confidence=0.9)
+    meta = read_catalog(tmp_path / out_name).attrs["meta"]
+    meta = {k.lower(): v for k, v in meta.items()}  # FITS keywords come back upper case
+    assert meta["interval_method"] == "conformal" and meta["conformal_tails"] == "separate"
+    assert float(meta["interval_confidence"]) == 0.9 and meta["target"] == "mips1"
+    assert meta["creator"].startswith("wise2spitzer") and len(meta["model_sha256"]) == 64
+    predict_file(predictor, src, tmp_path / out_name, method="tree_sem")
+    meta = {k.lower(): v for k, v in read_catalog(tmp_path / out_name).attrs["meta"].items()}
+    assert meta["interval_method"] == "tree_sem" and "conformal_tails" not in meta
+
+
 @pytest.mark.parametrize("in_name", ["in.csv", "in.fits", "in.ecsv"])
 def test_streams_other_input_formats(small, tmp_path, in_name):
     df, _ = small

@@ -57,6 +57,31 @@ def test_evaluate_without_quality_flags_uses_every_row(catalogue, tmp_path, caps
     assert code == 0, text
     assert "sample 'all'" in text and "no ['ext_flg', 'cc_flags'] columns" in text
     assert "interval coverage" in text and "conformal" in text
+    assert "Q1" in text and "Q4" in text  # coverage per quartile of observed flux
+
+
+def test_evaluate_intervals_measure_the_tuned_model(catalogue, capsys, monkeypatch):
+    # The coverage is of the model evaluate scored: the search's choice is passed on.
+    import wise2spitzer.evaluation as ev
+
+    seen = {}
+    real, real_intervals = ev.evaluate, ev.evaluate_intervals
+
+    def fake_evaluate(*args, **kwargs):
+        table = real(*args, **{**kwargs, "preset": "none"})
+        table.attrs["tuned_params"] = {"n_estimators": 7, "min_samples_leaf": 2}
+        return table
+
+    def fake_intervals(*args, **kwargs):
+        seen.update(kwargs)
+        return real_intervals(*args, **{**kwargs, "n_estimators": 5})
+
+    monkeypatch.setattr(ev, "evaluate", fake_evaluate)
+    monkeypatch.setattr(ev, "evaluate_intervals", fake_intervals)
+    code = main(["evaluate", "--data", str(catalogue), "--target", "irac4", "--cv", "2",
+                 "--intervals", *FAST])
+    assert code == 0, capsys.readouterr().out
+    assert seen["n_estimators"] == 7 and seen["min_samples_leaf"] == 2
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,10 @@ def test_constant_ish_feature(random_state):
         check_bounds(reg, X, confidence=0.95, method=method)
 
 
-def test_tiny_bins_are_merged(random_state):
+@pytest.mark.parametrize(
+    ("tails", "need95", "need99"), [("symmetric", 19, 99), ("separate", 39, 199)]
+)
+def test_tiny_bins_are_merged(random_state, tails, need95, need99):
     X, y = tied_single_feature(60, random_state)
     reg = FluxRegressor(
         form="ratio",
@@ -109,20 +112,22 @@ def test_tiny_bins_are_merged(random_state):
         n_estimators=10,
         conformal_bins=5,
         conformal_cv=3,
+        conformal_tails=tails,
         random_state=random_state,
     ).fit(X, y)
-    # 60 rows in 5 bins would leave 12 scores a bin; 19 are needed at 95%.
+    # 60 rows in 5 bins would leave 12 scores a bin; a finite 95% quantile needs 19 (one
+    # absolute score quantile at 0.95) or 39 (each side at 0.975).
     sizes = [len(s) for s in reg.conformity_scores_]
     assert sum(sizes) == 60 and len(sizes) == len(reg.conformal_bin_edges_) + 1
-    assert len(sizes) < 5 and min(sizes) >= 19
+    assert len(sizes) < 5 and min(sizes) >= need95
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback needed at the usual confidences
         for c in (0.68, 0.9, 0.95):
             check_bounds(reg, X, confidence=c, method="conformal")
-    # 99% needs 99 scores: all 60 are pooled, the largest one is used, with a warning.
+    # 99% needs more than 60: all are pooled, the largest one is used, with a warning.
     with pytest.warns(
         UserWarning,
-        match=r"confidence=0.99 needs at least 99 calibration "
+        match=rf"confidence=0.99 needs at least {need99} calibration "
         r"scores; the model has 60",
     ):
         width = check_bounds(reg, X, confidence=0.99, method="conformal")
@@ -142,7 +147,7 @@ def test_tiny_training_set(random_state):
         random_state=random_state,
     ).fit(X, y)
     assert len(reg.conformity_scores_) == 1
-    with pytest.warns(UserWarning, match=r"needs at least 19 calibration scores; the model has 12"):
+    with pytest.warns(UserWarning, match=r"needs at least 39 calibration scores; the model has 12"):
         check_bounds(reg, X, confidence=0.95, method="conformal")
     for method in ("tree_sem", "qrf"):
         check_bounds(reg, X, confidence=0.95, method=method)

@@ -134,6 +134,36 @@ def test_conformal_is_locally_adaptive(fitted, data):
     assert inside[faint].mean() > 0.82 and inside[~faint].mean() > 0.82
 
 
+def test_separate_tails_follow_skewed_errors(random_state):
+    # Errors with a one-sided tail (sources brighter than their WISE photometry suggests):
+    # separate tails put the interval's extra reach on that side, and each side misses
+    # about (1 - c) / 2 of new rows; symmetric intervals are equal-sided.
+    X, y = make_data(3000, random_state)
+    rng = np.random.default_rng(random_state + 1)
+    y = y * 10 ** (0.4 * rng.exponential(size=len(y)) * (rng.random(len(y)) < 0.2))
+    fits = {
+        tails: FluxRegressor(
+            form="ratio", counterpart="wise4", select_features=False, n_estimators=30,
+            conformal_tails=tails, random_state=random_state,
+        ).fit(X.iloc[:2000], y[:2000])
+        for tails in ("separate", "symmetric")
+    }
+    Xte, yte = X.iloc[2000:], y[2000:]
+    sep = fits["separate"]
+    pred = sep.predict(Xte)
+    lo, hi = sep.predict_interval(Xte, confidence=0.9).T
+    assert np.median(np.log10(hi / pred)) > 1.2 * np.median(np.log10(pred / lo))
+    assert abs(np.mean(yte > hi) - 0.05) < 0.03 and abs(np.mean(yte < lo) - 0.05) < 0.03
+    q = sep.conformal_quantiles(0.9)
+    assert q.shape == (len(sep.conformity_scores_), 2) and (q[:, 1] > q[:, 0]).all()
+    sym = fits["symmetric"]
+    pred = sym.predict(Xte)
+    lo, hi = sym.predict_interval(Xte, confidence=0.9).T
+    np.testing.assert_allclose(np.log10(hi / pred), np.log10(pred / lo), atol=1e-9)
+    # The symmetric interval misses mostly above: the skew it cannot follow.
+    assert np.mean(yte > hi) > 1.3 * np.mean(yte < lo)
+
+
 def test_paper_interval_is_much_narrower_than_calibrated(fitted, data):
     _, _, Xte, yte = data
     sem = fitted.predict_interval(Xte, method="tree_sem")

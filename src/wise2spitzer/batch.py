@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CatalogError, ModelError
-from .model import _MIN_HALF_WIDTH_DEX  # one floor for the plain and the fast path
+from .model import _MIN_HALF_WIDTH_DEX, conformal_bounds  # one rule for both paths
 from .schema import BANDS, STATUS_OK, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "predict_chunk",
     "predict_dask",
     "predict_file",
+    "provenance",
 ]
 
 #: How each AllWISE Source Catalog column (``allwise_p3as_psd``) becomes a SEIP column.
@@ -377,20 +378,22 @@ class FastPredictor:
         Xt = np.ascontiguousarray(Xt, dtype=np.float32)
         trees = reg.pipeline_[-1].estimators_
         mu, sigma = _tree_moments(trees, Xt, n_jobs=self.n_jobs)
+        log_pred = mu + offset
         if method == "tree_sem":
             from scipy.stats import norm
 
             half = norm.ppf(0.5 + confidence / 2) * sigma / np.sqrt(len(trees))
+            half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
+            bounds = np.column_stack([log_pred - half, log_pred + half])
         else:
-            bins = np.digitize(mu + offset, reg.conformal_bin_edges_)
+            # The model's own quantiles and bound rule: the two paths cannot drift apart.
+            bins = np.digitize(log_pred, reg.conformal_bin_edges_)
             q = reg.conformal_quantiles(confidence)[bins]
-            half = q * (sigma + reg.sigma_floor_)
-        half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
-        log_pred = mu + offset
+            bounds = conformal_bounds(log_pred, q, sigma + reg.sigma_floor_)
         return (
             np.power(10.0, log_pred),
-            np.power(10.0, log_pred - half),
-            np.power(10.0, log_pred + half),
+            np.power(10.0, bounds[:, 0]),
+            np.power(10.0, bounds[:, 1]),
         )
 
 
@@ -1301,7 +1304,8 @@ def predict_file(
     missing = [i for i in range(n_chunks) if not _part_path(ckpt, i).exists()]
     if missing:  # pragma: no cover - every chunk above was written or already done
         raise CatalogError(f"checkpoint {str(ckpt)!r} lacks chunks {missing[:10]}")
-    _assemble(ckpt, n_chunks, output, out_fmt, summary, predictor)
+    meta = provenance(predictor, confidence=confidence, method=method, model_hash=model_hash)
+    _assemble(ckpt, n_chunks, output, out_fmt, summary, predictor, meta)
     if summary.rows_out != summary.rows_in:  # pragma: no cover - guarded chunk by chunk
         raise CatalogError(
             f"wrote {summary.rows_out} rows for {summary.rows_in} input rows to {str(output)!r}"
@@ -1354,10 +1358,48 @@ def _count_table_statuses(table, counts: dict[str, Counter]) -> None:
             )
 
 
-def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) -> None:
+def provenance(
+    predictor: Any, *, confidence: float, method: str | None, model_hash: str | None = None
+) -> dict[str, Any]:
+    """What produced a prediction file: written into its metadata (header, schema, sidecar).
+
+    Holds the creator, the model's target, sample and feature set, the interval method
+    actually used (the model's default when ``method`` is None), its confidence and, for
+    the conformal interval, how the tails were calibrated, and the model fingerprint.
+    """
+    from . import __version__
+
+    p = getattr(predictor, "predictor", predictor)  # a FastPredictor wraps the predictor
+    reg = getattr(p, "regressor", None)
+    chosen = method if method is not None else getattr(reg, "interval_method_", None)
+    target = getattr(p, "target", None)
+    meta: dict[str, Any] = {
+        "creator": f"wise2spitzer {__version__} predict",
+        "target": getattr(target, "key", None),
+        "target_column": getattr(target, "column", None),
+        "model_sample": getattr(p, "sample", None),
+        "feature_set": getattr(p, "feature_set", None),
+        "interval_method": chosen,
+        "interval_confidence": float(confidence),
+        "flux_unit": "uJy",
+        "model_sha256": model_hash,
+    }
+    if chosen == "conformal" and reg is not None:
+        meta["conformal_tails"] = getattr(reg, "conformal_tails", "symmetric")
+        meta["conformal_score"] = getattr(reg, "conformal_score_", None)
+    return meta
+
+
+def _assemble(
+    ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor, meta: dict | None = None
+) -> None:
     """Concatenate the parts, in order, into ``output`` via a temporary name and a rename."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from .catalog import csv_sidecar
+
+    meta = dict(meta or {})
 
     tmp = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
     counts: dict[str, Counter] = {}
@@ -1380,6 +1422,10 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
                             if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
                             and _repetitive(table.column(f.name))
                         ]
+                        # The same schema key write_catalog uses, so read_catalog finds it.
+                        schema = schema.with_metadata(
+                            {**(schema.metadata or {}),
+                             b"wise2spitzer.meta": json.dumps(meta).encode("utf-8")})
                         writer = pq.ParquetWriter(tmp, schema, use_dictionary=text or False)
                     table = _conform(table, schema, i)
                     writer.write_table(table)
@@ -1392,19 +1438,30 @@ def _assemble(ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor) ->
                 if writer is not None:
                     writer.close()
         elif out_fmt == "csv":
+            first = None
             with open(tmp, "w", newline="") as fh:
                 for i in range(n_chunks):
                     df = _read_part(ckpt, i).to_pandas()
                     df.to_csv(fh, header=(i == 0), index=False)
                     rows += len(df)
                     _count_statuses(df, counts)
+                    first = df.iloc[:0] if first is None else first
+            side = output.with_name(output.name + ".meta.json")
+            side_tmp = tmp.with_name(tmp.name + ".meta.json")
+            side_tmp.write_text(
+                json.dumps(csv_sidecar(first if first is not None else pd.DataFrame(), rows,
+                                       meta), indent=1),
+                encoding="utf-8",
+            )
+            # The sidecar first: a finished-looking CSV never pairs with a stale sidecar.
+            os.replace(side_tmp, side)
         else:
             # FITS, VOTable and ECSV are not appendable: the whole table is built once here.
             parts = [_read_part(ckpt, i).to_pandas() for i in range(n_chunks)]
             df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
             rows = len(df)
             _count_statuses(df, counts)
-            _write_whole(df, tmp, out_fmt)
+            _write_whole(df, tmp, out_fmt, meta)
         os.replace(tmp, output)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -1444,19 +1501,10 @@ def _conform(table, schema, i: int):
         ) from exc
 
 
-def _write_whole(df: pd.DataFrame, path: Path, fmt: str) -> None:
-    try:
-        from .catalog import write_catalog
-    except ImportError:
-        from astropy.table import Table
+def _write_whole(df: pd.DataFrame, path: Path, fmt: str, meta: dict | None = None) -> None:
+    from .catalog import write_catalog
 
-        Table.from_pandas(df).write(
-            path,
-            format={"fits": "fits", "votable": "votable", "ecsv": "ascii.ecsv"}[fmt],
-            overwrite=True,
-        )
-        return
-    write_catalog(df, path, format=fmt, overwrite=True)
+    write_catalog(df, path, format=fmt, overwrite=True, meta=meta)
 
 
 # --------------------------------------------------------------------------------------------

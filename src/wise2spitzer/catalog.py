@@ -51,6 +51,7 @@ __all__ = [
     "FORMATS",
     "NUMERIC_COLUMNS",
     "STRING_COLUMNS",
+    "csv_sidecar",
     "embedded_name",
     "infer_format",
     "load_data",
@@ -625,6 +626,33 @@ def _to_astropy(df: pd.DataFrame, meta: Mapping[str, Any]):
     return table
 
 
+def csv_sidecar(columns: pd.DataFrame, n_rows: int, meta: Mapping[str, Any] | None) -> dict:
+    """Content of the ``<file>.meta.json`` sidecar of a CSV catalogue.
+
+    Parameters
+    ----------
+    columns : DataFrame
+        Rows of the table (any number, even 0): only its columns and dtypes are used.
+    n_rows : int
+        Rows in the CSV file.
+    meta : dict, optional
+        Metadata as for :func:`write_catalog`.
+    """
+    flux = set(_flux_columns_in(columns))
+    cols = {}
+    for c in columns.columns:
+        dtype = columns[c].dtype
+        kind = "str" if pd.api.types.is_string_dtype(dtype) else str(dtype)
+        cols[str(c)] = {"dtype": kind, **({"unit": "uJy"} if c in flux else {})}
+    return {
+        "kind": _SIDECAR_KIND,
+        "version": 1,
+        "n_rows": int(n_rows),
+        "meta": _check_meta(meta),
+        "columns": cols,
+    }
+
+
 def _write_csv(df: pd.DataFrame, tmp: Path, final: Path, meta: dict[str, Any]) -> list:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -638,21 +666,8 @@ def _write_csv(df: pd.DataFrame, tmp: Path, final: Path, meta: dict[str, Any]) -
             pacsv.write_csv(table, stream, write_options=options)
     else:
         pacsv.write_csv(table, str(tmp), write_options=options)
-    flux = set(_flux_columns_in(df))
-    columns = {}
-    for c in df.columns:
-        dtype = df[c].dtype
-        kind = "str" if pd.api.types.is_string_dtype(dtype) else str(dtype)
-        columns[str(c)] = {"dtype": kind, **({"unit": "uJy"} if c in flux else {})}
-    sidecar = {
-        "kind": _SIDECAR_KIND,
-        "version": 1,
-        "n_rows": len(df),
-        "meta": meta,
-        "columns": columns,
-    }
     side_tmp = tmp.with_name(tmp.name + _SIDECAR_SUFFIX)
-    side_tmp.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+    side_tmp.write_text(json.dumps(csv_sidecar(df, len(df), meta), indent=1), encoding="utf-8")
     # The sidecar is replaced first: a finished-looking CSV never pairs with a stale sidecar.
     return [(side_tmp, _sidecar_path(final))]
 

@@ -689,7 +689,8 @@ def evaluate_intervals(
     -------
     pandas.DataFrame
         :func:`interval_coverage` rows for every method, confidence and reference, plus
-        ``target``, ``sample`` and ``n_heldout`` columns.
+        ``target``, ``sample``, ``n_heldout`` and ``n_folds`` (1 for the 80/20 split)
+        columns.
 
     Raises
     ------
@@ -760,4 +761,5 @@ def evaluate_intervals(
     out.insert(0, "sample", sample)
     out.insert(0, "target", t.key)
     out["n_heldout"] = len(held)
+    out["n_folds"] = cv if cv is not None else 1
     return out

@@ -15,7 +15,7 @@ The method of Fonseca-Bonilla et al. (2024), as one scikit-learn estimator:
 
 The conformal interval
 ----------------------
-Score ``s = |t - t_hat| / d(x)``, with the difficulty ``d(x)``
+Score ``s = (t - t_hat) / d(x)`` (signed), with the difficulty ``d(x)``
 
 * ``conformal_score="spread"`` (default for ExtraTrees): the standard deviation of the trees'
   predictions in log space plus a floor, so the interval is wide where the trees disagree
@@ -30,10 +30,16 @@ Score ``s = |t - t_hat| / d(x)``, with the difficulty ``d(x)``
 
 Scores are computed out of fold (K-fold cross-conformal: each fold is predicted by a forest
 that never saw it), then the model is refit on all rows and the interval is
-``t_hat(x) +/- q * d(x)`` with ``q`` the ``ceil((n + 1) c)``-th smallest of the ``n`` scores at
-confidence ``c``. Scores are grouped in bins of predicted flux (Mondrian conformal,
-``conformal_bins``), each with its own ``q``, so coverage holds for faint and bright sources
-alike, not only on average. A bin needs ``n >= c / (1 - c)`` scores for a finite ``q``:
+``[t_hat(x) - q_lo d(x), t_hat(x) + q_hi d(x)]``. With ``conformal_tails="separate"`` (the
+default) ``q_hi`` is the ``ceil((n + 1) (1 + c) / 2)``-th smallest of the ``n`` scores and
+``q_lo`` the same of the negated scores, so each side misses at most ``(1 - c) / 2`` of new
+rows: the errors are skewed (a source can be much brighter at 24 um than its WISE photometry
+suggests, rarely much fainter), and a symmetric interval then over-covers faint sources and
+under-covers brighter ones. ``"symmetric"`` uses ``q_lo = q_hi`` = the
+``ceil((n + 1) c)``-th smallest ``|s|``. Scores are grouped in bins of predicted flux
+(Mondrian conformal, ``conformal_bins``), each with its own ``q``, so coverage holds for
+faint and bright sources alike, not only on average. A bin needs ``n >= l / (1 - l)`` scores
+for a finite ``q`` at quantile level ``l`` (``c`` symmetric, ``(1 + c) / 2`` separate):
 bins are merged with a neighbour at fit time until each has enough for 95% (or
 ``confidence``, if higher), and again at prediction time for a higher confidence; when all
 scores together are too few, the largest is used, with a warning. Scores are kept, so any
@@ -78,12 +84,14 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from .errors import ModelError
 from .selection import BorutaSelector, check_choice, check_number
 
-__all__ = ["ESTIMATORS", "FORMS", "INTERVAL_METHODS", "FluxRegressor"]
+__all__ = ["CONFORMAL_TAILS", "ESTIMATORS", "FORMS", "INTERVAL_METHODS", "FluxRegressor"]
 
 FORMS: tuple[str, ...] = ("paper", "ratio")
 ESTIMATORS: tuple[str, ...] = ("extratrees", "linear")
 #: Interval methods ``predict_interval`` knows; ``interval_method="all"`` fits every one.
 INTERVAL_METHODS: tuple[str, ...] = ("conformal", "tree_sem", "qrf")
+#: How the conformal interval's two sides are calibrated (``conformal_tails``).
+CONFORMAL_TAILS: tuple[str, ...] = ("separate", "symmetric")
 
 # The normaliser sigma(x) + floor: the floor is chosen among these fractions of the median
 # out-of-fold absolute residual (and the former default, 5% of the median tree spread) as
@@ -138,6 +146,16 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         conformal), so coverage holds for faint and bright sources alike; "auto" uses one
         bin per 250 training rows, 1 to 5. Bins too small for a finite 95% quantile are
         merged with a neighbour.
+    conformal_score : {"auto", "spread", "residual"}, default "auto"
+        Difficulty estimate normalising the conformal scores: the trees' spread plus a floor
+        (``"spread"``, the default for ExtraTrees) or a cross-fitted model of the residual
+        size (``"residual"``, the default for the linear baseline).
+    conformal_tails : {"separate", "symmetric"}, default "separate"
+        ``"separate"`` calibrates the lower and the upper side of the conformal interval on
+        their own signed scores, each at ``(1 + c) / 2``, so an interval can reach further
+        on the side where the errors are larger (a source brighter than its WISE photometry
+        suggests is more common than a fainter one); ``"symmetric"`` uses the absolute scores
+        at ``c`` (``t_hat +/- q d(x)``).
     boruta_max_iter : int >= 2, default 100
         Boruta rounds.
     n_jobs : int or None, default None
@@ -162,9 +180,10 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
     interval_methods_ : tuple of str
         Interval methods available after fitting; ``interval_method_`` is the default one.
     conformity_scores_ : list of ndarray
-        Sorted out-of-fold normalised scores, one array per predicted-flux bin
-        (conformal only); each holds at least ``c / (1 - c)`` scores for
-        ``c = max(confidence, 0.95)`` unless the training set is smaller.
+        Sorted out-of-fold signed normalised residuals ``(t - t_hat) / d(x)``, one array per
+        predicted-flux bin (conformal only); each holds enough scores for a finite quantile
+        at ``max(confidence, 0.95)`` (see ``conformal_tails``) unless the training set is
+        smaller.
     conformal_bin_edges_ : ndarray
         Inner edges of the predicted log10 flux bins.
     sigma_floor_ : float
@@ -206,6 +225,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         conformal_cv: int = 5,
         conformal_bins: int | str = "auto",
         conformal_score: str = "auto",
+        conformal_tails: str = "separate",
         boruta_max_iter: int = 100,
         n_jobs: int | None = None,
         random_state=None,
@@ -225,6 +245,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         self.conformal_cv = conformal_cv
         self.conformal_bins = conformal_bins
         self.conformal_score = conformal_score
+        self.conformal_tails = conformal_tails
         self.boruta_max_iter = boruta_max_iter
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -242,6 +263,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         check_number("confidence", self.confidence, Real, low=0, high=1, open_=True)
         check_number("conformal_cv", self.conformal_cv, Integral, low=2)
         check_choice("conformal_score", self.conformal_score, ("auto", "spread", "residual"))
+        check_choice("conformal_tails", self.conformal_tails, CONFORMAL_TAILS)
         if self.conformal_bins != "auto":
             check_number("conformal_bins", self.conformal_bins, Integral, low=1, allow="'auto'")
         check_number("boruta_max_iter", self.boruta_max_iter, Integral, low=2)
@@ -494,7 +516,9 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         inner = np.quantile(oof_flux, np.linspace(0, 1, self._n_conformal_bins(n) + 1)[1:-1])
         edges = np.unique(inner)
         counts = np.bincount(np.digitize(oof_flux, edges), minlength=len(edges) + 1)
-        groups = _merge_small_bins(counts, max(float(self.confidence), _BIN_CONFIDENCE))
+        groups = _merge_small_bins(
+            counts, self._tail_level(max(float(self.confidence), _BIN_CONFIDENCE))
+        )
         keep = np.flatnonzero(np.diff(groups) != 0)  # edge i separates bins i and i + 1
         self.conformal_bin_edges_ = edges[keep]
         bins = np.digitize(oof_flux, self.conformal_bin_edges_)
@@ -509,7 +533,7 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
             scale = self._fit_difficulty(Z, residual, seed_cv)
         else:
             scale = oof_sigma + self.sigma_floor_
-        scores = residual / scale
+        scores = (target - oof_mu) / scale  # signed; |scores| for symmetric intervals
         self.conformity_scores_ = [
             np.sort(scores[bins == b]) for b in range(len(self.conformal_bin_edges_) + 1)
         ]
@@ -640,33 +664,54 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         trees = self.pipeline_[-1].estimators_
         return np.column_stack([t.predict(Xt) for t in trees]) + offset[:, None]
 
-    def conformal_quantiles(self, confidence: float) -> np.ndarray:
-        """Score quantile of each Mondrian bin at ``confidence`` (``conformal`` fitted).
+    def _tail_level(self, confidence: float) -> float:
+        """Quantile level each side is calibrated at: ``(1 + c) / 2`` for separate tails."""
+        tails = getattr(self, "conformal_tails", "symmetric")
+        return (1.0 + confidence) / 2.0 if tails == "separate" else confidence
 
-        The finite-sample quantile is the ``ceil((n + 1) c)``-th smallest of a bin's ``n``
-        scores; a bin with fewer scores (exact interval infinite) is pooled with its
-        neighbours until the pooled bin has enough, and the bins of a group share its
-        quantile.
+    def conformal_quantiles(self, confidence: float) -> np.ndarray:
+        """Score multipliers of each Mondrian bin at ``confidence`` (``conformal`` fitted).
+
+        Returns
+        -------
+        ndarray of shape (n_bins, 2)
+            ``(q_lo, q_hi)``: the interval is ``[t_hat - q_lo d(x), t_hat + q_hi d(x)]`` in
+            log10 flux. With ``conformal_tails="separate"``, ``q_hi`` is the
+            ``ceil((n + 1) (1 + c) / 2)``-th smallest of a bin's ``n`` signed scores and
+            ``q_lo`` the same of the negated scores (each side misses at most ``(1 - c) / 2``
+            of new rows, so the interval covers at least ``c``); a side whose quantile is
+            negative (every error of the bin on the other side) is clipped to 0. With
+            ``"symmetric"`` both are the ``ceil((n + 1) c)``-th smallest absolute score.
+            A bin with too few scores is pooled with its neighbours until the pooled bin has
+            enough, and the bins of a group share its quantiles.
         """
-        groups = _merge_small_bins([len(s) for s in self.conformity_scores_], confidence)
-        out = np.empty(len(self.conformity_scores_))
+        level = self._tail_level(confidence)
+        separate = level != confidence
+        groups = _merge_small_bins([len(s) for s in self.conformity_scores_], level)
+        out = np.empty((len(self.conformity_scores_), 2))
         for g in np.unique(groups):
             members = np.flatnonzero(groups == g)
-            scores = np.sort(np.concatenate([self.conformity_scores_[b] for b in members]))
-            n = len(scores)
-            rank = math.ceil((n + 1) * confidence)
+            signed = np.concatenate([self.conformity_scores_[b] for b in members])
+            n = len(signed)
+            rank = math.ceil((n + 1) * level)
             if rank > n:
                 # Too few scores even pooled: the exact interval is infinite; the largest
                 # score keeps it finite but without the coverage guarantee.
                 warnings.warn(
-                    f"confidence={confidence} needs at least {math.ceil(confidence / (1 - confidence))} "
-                    f"calibration scores; the model has {n}, so the largest score is used and "
-                    "coverage is not guaranteed (fit on more rows or ask a lower confidence)",
+                    f"confidence={confidence} needs at least "
+                    f"{math.ceil(level / (1 - level))} calibration scores; the model has {n}, "
+                    "so the largest score is used and coverage is not guaranteed (fit on "
+                    "more rows or ask a lower confidence)",
                     UserWarning,
                     stacklevel=4,
                 )
                 rank = n
-            out[members] = scores[rank - 1]
+            if separate:
+                q_hi = np.sort(signed)[rank - 1]
+                q_lo = np.sort(-signed)[rank - 1]
+                out[members] = (max(q_lo, 0.0), max(q_hi, 0.0))
+            else:
+                out[members] = np.sort(np.abs(signed))[rank - 1]
         return out
 
     def predict_interval(self, X, *, confidence: float | None = None, method: str | None = None):
@@ -721,22 +766,39 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         if method == "tree_sem":
             z = norm.ppf(0.5 + confidence / 2)
             half = z * sigma / np.sqrt(len(model.estimators_))
+            half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
+            return np.column_stack([mu - half, mu + half]) + offset[:, None]
+        bins = np.digitize(mu + offset, self.conformal_bin_edges_)
+        q = self.conformal_quantiles(confidence)[bins]
+        if self.conformal_score_ == "residual":
+            Z = self._difficulty_inputs(Xt, mu + offset, sigma)
+            scale = np.exp(self.difficulty_model_.predict(Z))
         else:
-            bins = np.digitize(mu + offset, self.conformal_bin_edges_)
-            q = self.conformal_quantiles(confidence)[bins]
-            if self.conformal_score_ == "residual":
-                Z = self._difficulty_inputs(Xt, mu + offset, sigma)
-                half = q * np.exp(self.difficulty_model_.predict(Z))
-            else:
-                half = q * (sigma + self.sigma_floor_)
-        half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
-        return np.column_stack([mu - half, mu + half]) + offset[:, None]
+            scale = sigma + self.sigma_floor_
+        return conformal_bounds(mu + offset, q, scale)
+
+    def __setstate__(self, state):
+        # Models saved before conformal_tails existed hold absolute scores: symmetric.
+        state = dict(state)
+        state.setdefault("conformal_tails", "symmetric")
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.positive_only = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def conformal_bounds(log_pred: np.ndarray, q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Conformal interval in log10 flux from per-row multipliers ``q`` (rows x 2) and scales.
+
+    Shared by :meth:`FluxRegressor.predict_interval` and the batch fast path so both apply
+    one rule: ``[t - max(q_lo d, m), t + max(q_hi d, m)]`` with ``m`` the narrowest half-width.
+    """
+    lo = np.maximum(q[:, 0] * scale, _MIN_HALF_WIDTH_DEX)
+    hi = np.maximum(q[:, 1] * scale, _MIN_HALF_WIDTH_DEX)
+    return np.column_stack([log_pred - lo, log_pred + hi])
 
 
 def _merge_small_bins(counts, confidence: float) -> np.ndarray:

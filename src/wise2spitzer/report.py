@@ -53,6 +53,8 @@ REPRODUCE_PRESETS = STUDY_PRESETS
 _QUICK = {"tuning": "none", "cv": 3, "lc_cv": 2, "lc_sizes": (0.5, 1.0), "interval_cv": None,
           "regressor_params": {"n_estimators": 20, "boruta_max_iter": 10, "conformal_cv": 3}}
 _CONFIDENCES = (0.68, 0.9, 0.95)
+#: Folds of the interval-coverage study (pooled out-of-fold intervals).
+_INTERVAL_CV = 5
 #: Numbers of the paper (Fonseca-Bonilla et al. 2024, Sect. 2 and Fig. 2) for comparison.
 _PAPER_COUNTS = {("all rows", ""): 26068, ("clean", ""): 9231,
                  ("unclean", "mips1 labelled"): 2592, ("clean", "mips1 labelled"): 1096,
@@ -636,8 +638,9 @@ def _reproduce(
             truth = simulated and f"true_{t.column}" in df_t.columns
             cov = evaluate_intervals(
                 df_t, target=t, sample=s, confidences=_CONFIDENCES, truth=truth,
-                # Small samples pool 5 folds of held-out rows, larger ones one 80/20 split.
-                cv=cfg.get("interval_cv", None if len(X) >= 300 else 5), preset="none",
+                # k-fold: every labelled row is held out once and the folds are pooled, so
+                # each flux quartile has a quarter of all rows, not of one 20% split.
+                cv=cfg.get("interval_cv", _INTERVAL_CV), preset="none",
                 feature_set=pred.feature_set,
                 random_state=random_state, n_jobs=n_jobs, progress=step.sub, **tuned)
             cov_parts.append(cov)
@@ -991,6 +994,23 @@ def _coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _n_folds(coverage: pd.DataFrame) -> str:
+    folds = coverage["n_folds"].dropna().unique() if "n_folds" in coverage else []
+    return "/".join(str(int(f)) for f in sorted(folds)) or "k"
+
+
+def _quartile_table(coverage: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    part = coverage[np.isclose(coverage["confidence"], confidence) & (coverage["bin"] != "all")]
+    rows = []
+    for (tk, s, m, ref), g in part.groupby(["target", "sample", "method", "reference"],
+                                         sort=False):
+        row = {"target": get_target(tk).band, "sample": s, "method": m, "scored against": ref}
+        for _, r in g.iterrows():
+            row[str(r["bin"])] = f"{r['coverage']:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _status_table(predicted: pd.DataFrame, used: dict[str, str]) -> pd.DataFrame:
     rows = []
     for tk, s in used.items():
@@ -1084,8 +1104,13 @@ def _findings(metrics: pd.DataFrame, coverage: pd.DataFrame, simulated: bool) ->
             verdict = ("close to nominal" if lo >= 0.90 and hi <= 0.99 else
                        "far below nominal: do not trust these intervals" if hi < 0.8 else
                        "below nominal" if lo < 0.90 else "above nominal (conservative)")
+            q = coverage[(coverage["bin"] != "all") & (coverage["reference"] == "observed")
+                         & np.isclose(coverage["confidence"], 0.95)
+                         & (coverage["method"] == m)]["coverage"]
+            by_q = (f"; per quartile of observed flux {q.min():.3f}-{q.max():.3f}"
+                    if len(q) else "")
             out.append(f"{pre}95% intervals of method '{m}' cover {rng} of held-out rows "
-                       f"({verdict}).")
+                       f"({verdict}){by_q}.")
     return out
 
 
@@ -1161,9 +1186,16 @@ def _render_report(res: ReproduceResult, *, predicted, used, data_text, note, fi
         blocks.append(("h2", "Prediction intervals" + note))
         blocks.append(("p", (
             f"{tag}Empirical coverage (fraction of held-out rows inside the interval) and mean "
-            "width in dex, per method and nominal confidence. Per flux quartile: "
-            "interval_coverage.csv.")))
+            "width in dex, per method and nominal confidence. Intervals are out of fold: "
+            "every labelled row is predicted once by a model that did not see it "
+            f"({_n_folds(res.coverage)}-fold cross-validation, folds pooled). Every "
+            "confidence and bin: interval_coverage.csv.")))
         blocks.append(("table", _coverage_table(res.coverage)))
+        blocks.append(("p", (
+            f"{tag}Coverage of the 95% intervals per quartile of the reference flux (Q1 "
+            "faintest): faint sources are where a wrong interval makes a false infrared "
+            "excess.")))
+        blocks.append(("table", _quartile_table(res.coverage)))
     if used:
         blocks.append(("h2", "Predictions" + note))
         blocks.append(("p", (
