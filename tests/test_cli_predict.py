@@ -85,6 +85,27 @@ def test_missing_column_gives_every_row_the_reason(awkward, model_file, tmp_path
     assert (got[OUT[3]] == "missing_feature").all() and got[OUT[0]].isna().all()
 
 
+def test_warnings_are_one_line_without_source(awkward, model_file, tmp_path, capsys):
+    import warnings
+
+    awkward.drop(columns=["wise3rchi2"]).to_parquet(tmp_path / "in.parquet")
+    shown = []
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        shown.append(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
+                               tmp_path / "out.csv")
+    assert code == 0, err
+    text = [w for w in shown if "wise3rchi2" in w]
+    assert text and all(w.startswith("wise2spitzer: warning: the table lacks") for w in text)
+    assert all(w.count("\n") == 1 for w in text)  # no source line, no file path
+    assert warnings.formatwarning.__name__ != "_one_line_warning"  # restored after the run
+
+
 def test_allwise_input(sim, model_file, tmp_path, capsys):
     rows = sim.iloc[:300]
     aw = pd.DataFrame({"designation": rows["objid"].astype(str).to_numpy()})

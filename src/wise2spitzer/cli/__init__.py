@@ -8,6 +8,7 @@ printed on one line on stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -27,9 +28,23 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    # A warning is for the user: its message, not the library line that raised it.
+    return f"wise2spitzer: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = previous
+
+
+def _run(args: list[str]) -> int:
     try:
         # Standalone mode lets Click print usage errors itself (exit status 2) and turns
         # --help/--version into a clean exit; our own errors propagate to here.
