@@ -27,8 +27,8 @@ What it does, in one run:
    * ``fast``: the fast path with the lean forest (the recommended all-sky setting);
    * ``dask1``, ``dask2``: :func:`~wise2spitzer.batch.predict_dask` of the lean model over
      the lsdb catalogue on a ``LocalCluster`` of 1 and 2 worker processes, written as HATS
-     (snappy compression like the local path; the HATS default, zstd level 15, costs about
-     half of the Dask path's time on its own);
+     (snappy compression like the local path; the HATS default, zstd level 15, took 5.2 s
+     instead of 2.3 s for 500,000 rows predicted and written in one process);
 
 4. writes ``bench_predict.csv``, ``bench_predict.md``, ``lean_forest.csv`` and
    ``bench_predict.png`` to ``--out`` (default ``benchmarks/results``), with the speed-up
