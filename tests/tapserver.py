@@ -25,6 +25,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from astropy import units as u
@@ -185,7 +186,7 @@ class TapServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> TapServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

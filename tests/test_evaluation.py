@@ -20,7 +20,7 @@ from wise2spitzer.evaluation import (
 
 RS = 42
 # Boruta is exercised in test_predictor; here it would only add time.
-FAST = dict(n_estimators=15, select_features=False, feature_set="flux+colours")
+FAST = {"n_estimators": 15, "select_features": False, "feature_set": "flux+colours"}
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +86,9 @@ def test_evaluate_table(sim):
 
 def test_evaluate_same_seed_same_table(sim):
     # The reproduce report and `wise2spitzer evaluate` must print equal numbers.
-    small = dict(target="mips1", sample="unclean", cv=2, preset="none", random_state=RS,
-                 n_estimators=5, select_features=False, feature_set="flux")
+    small = {"target": "mips1", "sample": "unclean", "cv": 2, "preset": "none",
+             "random_state": RS, "n_estimators": 5, "select_features": False,
+             "feature_set": "flux"}
     pd.testing.assert_frame_equal(evaluate(sim, **small), evaluate(sim, **small))
 
 

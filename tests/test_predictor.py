@@ -13,7 +13,7 @@ from wise2spitzer.predictor import SpitzerPredictor
 from wise2spitzer.schema import STATUSES, output_columns
 
 RS = 42
-FAST = dict(preset="none", n_estimators=15, boruta_max_iter=10, conformal_cv=2)
+FAST = {"preset": "none", "n_estimators": 15, "boruta_max_iter": 10, "conformal_cv": 2}
 
 
 @pytest.fixture(scope="module")

@@ -536,7 +536,7 @@ def read_catalog(path: str | os.PathLike, *, format: str | None = None) -> pd.Da
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # every reader failure becomes one clear line
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear line
         raise CatalogError(
             f"cannot read {str(path)!r} as {fmt.upper()} (malformed or truncated file?): "
             f"{_one_line(exc)}"
@@ -836,7 +836,7 @@ def write_catalog(
             os.replace(src, dst)
     except CatalogError:
         raise
-    except Exception as exc:  # a writer failure becomes one clear line
+    except Exception as exc:  # noqa: BLE001 - a writer failure becomes one clear line
         raise CatalogError(
             f"cannot write {str(path)!r} as {fmt.upper()}: {_one_line(exc)}"
         ) from None

@@ -281,13 +281,13 @@ def make_regressor(
     """
     from .model import FluxRegressor
 
-    params: dict[str, Any] = dict(
-        counterpart=get_target(target).counterpart,
-        estimator=estimator,
-        form=DEFAULT_FORM if form is None else form,
-        random_state=random_state,
-        n_jobs=n_jobs,
-    )
+    params: dict[str, Any] = {
+        "counterpart": get_target(target).counterpart,
+        "estimator": estimator,
+        "form": DEFAULT_FORM if form is None else form,
+        "random_state": random_state,
+        "n_jobs": n_jobs,
+    }
     params.update(regressor_params)
     try:
         return FluxRegressor(**params)
@@ -465,7 +465,7 @@ def evaluate(
         s = pd.DataFrame(fold_scores[name])
         row = {**base, "model": name, "split": "cv",
                "n_train": 0 if name == "raw WISE" else int(np.mean(n_fold_train)),
-               "n_test": int(round(len(X_tr) / cv))}
+               "n_test": round(len(X_tr) / cv)}
         row.update({m: float(s[m].mean()) for m in METRICS})
         row.update({f"{m}_std": float(s[m].std(ddof=1)) for m in METRICS})
         rows.append(row)
