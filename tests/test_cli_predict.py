@@ -106,6 +106,24 @@ def test_warnings_are_one_line_without_source(awkward, model_file, tmp_path, cap
     assert warnings.formatwarning.__name__ != "_one_line_warning"  # restored after the run
 
 
+def test_default_threads_give_the_single_thread_numbers(sim, model_file, tmp_path, capsys,
+                                                        monkeypatch):
+    from wise2spitzer.cli import predict_cmd
+
+    monkeypatch.setattr(predict_cmd, "_default_threads", lambda engine: 3)
+    sim.iloc[:2000].to_parquet(tmp_path / "in.parquet")
+    outs = {}
+    for name, extra in (("default", []), ("one", ["--threads", "1"])):
+        code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
+                               tmp_path / f"{name}.parquet", *extra)
+        assert code == 0, err
+        outs[name] = pd.read_parquet(tmp_path / f"{name}.parquet")
+    a, b = outs["default"], outs["one"]
+    assert (a[OUT[3]] == b[OUT[3]]).all() and (a[OUT[3]] == "ok").sum() > 100
+    for col in OUT[:3]:
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-10, equal_nan=True)
+
+
 def test_allwise_input(sim, model_file, tmp_path, capsys):
     rows = sim.iloc[:300]
     aw = pd.DataFrame({"designation": rows["objid"].astype(str).to_numpy()})

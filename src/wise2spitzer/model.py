@@ -376,18 +376,22 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
     def _tree_moments(forest, Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the trees' predictions, one tree at a time.
 
-        Streaming over trees keeps memory at O(rows) instead of O(rows x trees).
+        Streaming over trees keeps memory at O(rows) instead of O(rows x trees). Sums are
+        taken around the first tree's prediction so that a spread small next to the mean
+        keeps its digits (no ``E[p^2] - E[p]^2`` cancellation).
         """
+        trees = forest.estimators_
+        shift = trees[0].predict(Xt)
         total = np.zeros(len(Xt))
         total_sq = np.zeros(len(Xt))
-        for tree in forest.estimators_:
-            p = tree.predict(Xt)
-            total += p
-            total_sq += p * p
-        n = len(forest.estimators_)
-        mean = total / n
-        var = np.maximum(total_sq / n - mean * mean, 0.0)
-        return mean, np.sqrt(var)
+        for tree in trees[1:]:
+            d = tree.predict(Xt) - shift
+            total += d
+            total_sq += d * d
+        n = len(trees)
+        mean_d = total / n
+        var = np.maximum(total_sq / n - mean_d * mean_d, 0.0)
+        return shift + mean_d, np.sqrt(var)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y) -> FluxRegressor:

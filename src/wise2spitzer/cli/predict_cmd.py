@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -36,8 +37,17 @@ def load_model(path: Path):
     except Exception as exc:  # any unreadable file must end as one line, not a traceback
         raise ModelError(
             f"--model {str(path)!r} is not a saved wise2spitzer model "
-            f"({type(exc).__name__}: {exc}); create one with `wise2spitzer model train`"
+            f"({type(exc).__name__}: {exc}); create one with `wise2spitzer train`"
         ) from exc
+
+
+def _default_threads(engine: str) -> int:
+    if engine != "local":
+        return 1  # the cluster's worker processes are the parallelism
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @app.command("predict")
@@ -46,7 +56,7 @@ def predict(
         "Input catalogue: Parquet (file, directory, HATS), FITS, CSV, VOTable or ECSV; SEIP "
         "or AllWISE columns."))],
     output: Annotated[Path, typer.Argument(help="Output file; format from the extension.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="A model saved by `model train`.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="A model saved by `wise2spitzer train` (or reproduce).")],
     engine: Annotated[str, typer.Option(help="local (this process) or dask (a cluster).")] = (
         "local"
     ),
@@ -55,7 +65,9 @@ def predict(
     workers: Annotated[int, typer.Option(help="Workers of the local Dask cluster.")] = 2,
     chunksize: Annotated[int, typer.Option(
         help="Rows per chunk (memory is bounded by it).")] = 100_000,
-    threads: Annotated[int, typer.Option(help="Threads per process walking the trees.")] = 1,
+    threads: Annotated[int | None, typer.Option(
+        help="Threads walking the trees: default all cores for --engine local, 1 per worker "
+             "process for --engine dask.")] = None,
     confidence: Annotated[float, typer.Option(help="Confidence level of the interval.")] = 0.95,
     method: Annotated[str | None, typer.Option(
         help="Interval method (tree_sem, conformal, qrf); default: the model's.")] = None,
@@ -88,7 +100,7 @@ def predict(
         allwise=True if allwise else None,
         resume=resume,
         progress=sys.stderr.isatty() if progress is None else progress,
-        n_jobs=threads,
+        n_jobs=_default_threads(engine) if threads is None else threads,
         model_hash=_sha256(model),
     )
     typer.echo(
