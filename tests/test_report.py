@@ -99,6 +99,13 @@ def test_predictions_cover_every_row_with_both_targets(run, catalogue):
     pred = pd.read_parquet(run.out / "predictions.parquet")
     assert len(pred) == len(catalogue)
     assert list(pred["objid"]) == list(catalogue["objid"])
+    from wise2spitzer.catalog import read_catalog
+
+    meta = read_catalog(run.out / "predictions.parquet").attrs["meta"]
+    for t in ("mips1", "irac4"):
+        assert meta[f"{t}_interval_method"] == "conformal"
+        assert meta[f"{t}_conformal_tails"] == "separate"
+        assert meta[f"{t}_interval_confidence"] == 0.95
     for t in ("mips1", "irac4"):
         cols = output_columns(t)
         assert set(cols.values()) <= set(pred.columns)

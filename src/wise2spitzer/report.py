@@ -674,12 +674,13 @@ def _reproduce(
         if p is not None:
             predicted = p.predict_catalog(predicted)
             used[tk] = primary
-    pq = write_catalog(predicted, out / "predictions.parquet", meta=_meta(kind, data, used))
+    meta = _meta(kind, data, used, predictors)
+    pq = write_catalog(predicted, out / "predictions.parquet", meta=meta)
     files["predictions"] = Path(pq) if pq else out / "predictions.parquet"
     if in_format and in_format != "parquet":
         ext = Path(str(data)).suffix or f".{in_format}"
         p2 = out / f"predictions{ext}"
-        write_catalog(predicted, p2, format=in_format, meta=_meta(kind, data, used))
+        write_catalog(predicted, p2, format=in_format, meta=meta)
         files[f"predictions ({in_format})"] = p2
 
     step("drawing figures")
@@ -751,12 +752,23 @@ def _warning_notes(caught: list) -> list[str]:
             for name, msgs in groups.items()]
 
 
-def _meta(kind: str, data, used: dict[str, str]) -> dict[str, Any]:
+def _meta(kind: str, data, used: dict[str, str], predictors=None) -> dict[str, Any]:
     from . import __version__
+    from .batch import provenance
 
-    return {"creator": f"wise2spitzer {__version__} reproduce", "data": str(kind),
+    meta = {"creator": f"wise2spitzer {__version__} reproduce", "data": str(kind),
             "source": str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>",
             "models": json.dumps(used), "flux_unit": "uJy"}
+    # What the interval columns are, per target (the models' default method at 95%).
+    for tk, s in used.items():
+        p = (predictors or {}).get((tk, s))
+        if p is None:
+            continue
+        prov = provenance(p, confidence=0.95, method=None)
+        for key in ("interval_method", "interval_confidence", "conformal_tails"):
+            if key in prov:
+                meta[f"{tk}_{key}"] = prov[key]
+    return meta
 
 
 # -------------------------------------------------------------------------- figures
