@@ -39,7 +39,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import CatalogError, ModelError
-from .model import _MIN_HALF_WIDTH_DEX, conformal_bounds  # one rule for both paths
+
+# One rule for both paths: the model's tree moments and interval bounds.
+from .model import _MIN_HALF_WIDTH_DEX, conformal_bounds, tree_moments
 from .schema import BANDS, STATUS_OK, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
 
 __all__ = [
@@ -379,7 +381,7 @@ class FastPredictor:
         # The trees compare float32 thresholds; casting once here replaces a cast per tree.
         Xt = np.ascontiguousarray(Xt, dtype=np.float32)
         trees = reg.pipeline_[-1].estimators_
-        mu, sigma = _tree_moments(trees, Xt, n_jobs=self.n_jobs)
+        mu, sigma = tree_moments(trees, Xt, n_jobs=self.n_jobs, check_input=False)
         log_pred = mu + offset
         if method == "tree_sem":
             from scipy.stats import norm
@@ -661,45 +663,6 @@ def _blas_controller():
 
         _BLAS = ThreadpoolController()
     return _BLAS
-
-
-def _tree_moments(trees, Xt32: np.ndarray, *, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over ``trees`` of their predictions, one pass.
-
-    ``Xt32`` must be float32 and C-contiguous (``check_input=False`` skips the per-tree
-    validation and copy). With ``n_jobs > 1`` each thread sums its own block of trees.
-    Sums are taken around the first tree's prediction, so the variance does not lose its
-    digits to cancellation when the spread is small next to the mean (the plain
-    ``E[p^2] - E[p]^2`` then varies by 1e-8 with the order of the sums, i.e. with n_jobs).
-    """
-    if len(trees) == 0:
-        raise ModelError("the forest has no trees")
-    shift = trees[0].predict(Xt32, check_input=False)
-
-    def block(sub) -> tuple[np.ndarray, np.ndarray]:
-        total = np.zeros(len(Xt32))
-        total_sq = np.zeros(len(Xt32))
-        for tree in sub:
-            d = tree.predict(Xt32, check_input=False) - shift
-            total += d
-            total_sq += d * d
-        return total, total_sq
-
-    rest = trees[1:]
-    if n_jobs <= 1 or len(rest) < 2:
-        total, total_sq = block(rest)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        groups = [g for g in np.array_split(np.arange(len(rest)), n_jobs) if len(g)]
-        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-            parts = list(pool.map(lambda g: block([rest[i] for i in g]), groups))
-        total = np.sum([t for t, _ in parts], axis=0)
-        total_sq = np.sum([t for _, t in parts], axis=0)
-    n = len(trees)
-    mean_d = total / n  # the first tree's own deviation is 0
-    var = np.maximum(total_sq / n - mean_d * mean_d, 0.0)
-    return shift + mean_d, np.sqrt(var)
 
 
 def _output_names(predictor: Any) -> list[str] | None:
@@ -1346,17 +1309,8 @@ def _open_checkpoint(ckpt: Path, key: dict, *, resume: bool) -> set[int]:
     return set()
 
 
-def _count_statuses(df: pd.DataFrame, counts: dict[str, Counter]) -> None:
-    for col in df.columns:
-        if str(col).endswith("_pred_status"):
-            tally = df[col].astype(str).value_counts(sort=False)
-            counts.setdefault(col, Counter()).update(
-                {str(k): int(v) for k, v in tally.items()}
-            )
-
-
-def _count_table_statuses(table, counts: dict[str, Counter]) -> None:
-    """As :func:`_count_statuses` for an Arrow table, without converting it to pandas."""
+def _count_statuses(table, counts: dict[str, Counter]) -> None:
+    """Add the rows per value of every ``*_pred_status`` column of an Arrow table to ``counts``."""
     import pyarrow.compute as pc
 
     for name in table.column_names:
@@ -1439,7 +1393,7 @@ def _assemble(
                     table = _conform(table, schema, i)
                     writer.write_table(table)
                     rows += table.num_rows
-                    _count_table_statuses(table, counts)
+                    _count_statuses(table, counts)
                 if writer is None:  # an empty input still gives a valid, empty file
                     names = _output_names(predictor) or []
                     pq.write_table(pa.table({n: pa.array([], pa.string()) for n in names}), tmp)
@@ -1447,29 +1401,30 @@ def _assemble(
                 if writer is not None:
                     writer.close()
         elif out_fmt == "csv":
-            first = None
+            columns = pd.DataFrame()  # the first part's columns and dtypes, for the sidecar
             with open(tmp, "w", newline="") as fh:
                 for i in range(n_chunks):
-                    df = _read_part(ckpt, i).to_pandas()
+                    table = _read_part(ckpt, i)
+                    _count_statuses(table, counts)
+                    df = table.to_pandas()
                     df.to_csv(fh, header=(i == 0), index=False)
                     rows += len(df)
-                    _count_statuses(df, counts)
-                    first = df.iloc[:0] if first is None else first
+                    if i == 0:
+                        columns = df.iloc[:0]
             side = output.with_name(output.name + ".meta.json")
             side_tmp = tmp.with_name(tmp.name + ".meta.json")
-            side_tmp.write_text(
-                json.dumps(csv_sidecar(first if first is not None else pd.DataFrame(), rows,
-                                       meta), indent=1),
-                encoding="utf-8",
-            )
+            side_tmp.write_text(json.dumps(csv_sidecar(columns, rows, meta), indent=1),
+                                encoding="utf-8")
             # The sidecar first: a finished-looking CSV never pairs with a stale sidecar.
             os.replace(side_tmp, side)
         else:
             # FITS, VOTable and ECSV are not appendable: the whole table is built once here.
-            parts = [_read_part(ckpt, i).to_pandas() for i in range(n_chunks)]
+            tables = [_read_part(ckpt, i) for i in range(n_chunks)]
+            for table in tables:
+                _count_statuses(table, counts)
+            parts = [table.to_pandas() for table in tables]
             df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
             rows = len(df)
-            _count_statuses(df, counts)
             _write_whole(df, tmp, out_fmt, meta)
         os.replace(tmp, output)
     except BaseException:
@@ -1609,8 +1564,12 @@ def status_totals(summary_or_df) -> dict[str, int]:
     if isinstance(summary_or_df, PredictionSummary):
         counts = summary_or_df.status_counts
     else:
+        import pyarrow as pa
+
+        df = summary_or_df
+        status = [c for c in df.columns if str(c).endswith("_pred_status")]
         c: dict[str, Counter] = {}
-        _count_statuses(summary_or_df, c)
+        _count_statuses(pa.table({str(k): df[k].astype(str).to_numpy() for k in status}), c)
         counts = {k: dict(v) for k, v in c.items()}
     totals: Counter = Counter()
     for per in counts.values():

@@ -352,7 +352,8 @@ class SpitzerPredictor:
         if ok.any():
             cols = list(WISE_FLUX_COLUMNS)
             if all(c in plain for c in cols):
-                fluxes = pd.DataFrame(df[cols].to_numpy(dtype=float)[ok], columns=cols)
+                # The block read above already holds them as floats.
+                fluxes = pd.DataFrame(block[ok][:, [plain.index(c) for c in cols]], columns=cols)
             else:
                 fluxes = df.loc[ok, cols].apply(pd.to_numeric, errors="coerce")
             inside = np.asarray(self.domain.contains(fluxes), dtype=bool)
