@@ -353,7 +353,8 @@ class SpitzerPredictor:
             cols = list(WISE_FLUX_COLUMNS)
             if all(c in plain for c in cols):
                 # The block read above already holds them as floats.
-                fluxes = pd.DataFrame(block[ok][:, [plain.index(c) for c in cols]], columns=cols)
+                idx = [plain.index(c) for c in cols]
+                fluxes = pd.DataFrame(block[np.ix_(ok, idx)], columns=cols)
             else:
                 fluxes = df.loc[ok, cols].apply(pd.to_numeric, errors="coerce")
             inside = np.asarray(self.domain.contains(fluxes), dtype=bool)
