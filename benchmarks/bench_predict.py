@@ -327,6 +327,7 @@ def write_report(results: list[dict], lean_table: pd.DataFrame, out: Path, n_row
     ax1.set_title(f"Prediction throughput ({n_rows:,} AllWISE-like rows)")
     for i, s in enumerate(table["speedup_vs_naive"]):
         ax1.annotate(f"x{s:.1f}", (i, table["rows_per_s"].iloc[i]), ha="center", va="bottom")
+    ax1.set_ylim(top=table["rows_per_s"].max() * 1.6)  # room for the labels under the title
     ax2.bar(table["path"], table["peak_rss_mb"], color="tab:orange")
     ax2.set_ylabel("peak resident memory (MB)")
     for ax in (ax1, ax2):
