@@ -5,7 +5,7 @@ prediction time: the feature set, the convex-hull applicability domain of the la
 training rows, the fitted :class:`~wise2spitzer.model.FluxRegressor` and a model card that
 says how it was made. It predicts catalogue chunks of any size, keeping every input row and
 saying why a row got no prediction, and it saves to / loads from a skops file without
-trusting types outside an allow-list.
+trusting anything outside the exact types a model file holds.
 """
 
 from __future__ import annotations
@@ -32,22 +32,8 @@ from .schema import (
     output_columns,
 )
 
-__all__ = ["TRUSTED_TYPE_PREFIXES", "SpitzerPredictor"]
+__all__ = ["SpitzerPredictor"]
 
-#: Module prefixes of the types a saved predictor may contain. Anything else found in a file
-#: (e.g. ``builtins.eval`` smuggled into a crafted file) makes :meth:`SpitzerPredictor.load`
-#: refuse it. MAPIE and boruta are listed because the regressor's conformal step and feature
-#: selector are built on them; scipy for distributions and sparse matrices sklearn may hold.
-TRUSTED_TYPE_PREFIXES: tuple[str, ...] = (
-    "wise2spitzer.",
-    "sklearn.",
-    "lightgbm.",
-    "quantile_forest.",
-    "numpy.",
-    "mapie.",
-    "boruta.",
-    "scipy.",
-)
 _PACKAGES = ("wise2spitzer", "numpy", "pandas", "scikit-learn", "lightgbm", "boruta",
              "mapie", "quantile-forest", "skops")
 _PRESETS = ("fast", "paper", "none")
@@ -436,38 +422,21 @@ class SpitzerPredictor:
 
     @classmethod
     def load(cls, path: str | Path) -> SpitzerPredictor:
-        """Read a predictor written by :meth:`save`.
+        """Read a predictor written by :meth:`save`, trusting nothing in the file.
 
-        Only types from :data:`TRUSTED_TYPE_PREFIXES` are accepted; skops reports every type
-        in the file that it does not trust by default and each must match the allow-list.
+        Only the exact types a model file holds are accepted
+        (:data:`~wise2spitzer.modelfile.MODEL_FILE_TYPES`, never whole modules or functions),
+        and what was loaded is validated before use (classes, attributes, target and
+        features, every tree's node arrays): see :mod:`wise2spitzer.modelfile`.
 
         Raises
         ------
+        FileNotFoundError
+            If ``path`` is not a file.
         ModelError
-            If the file is not a skops file, holds types outside the allow-list or is not a
-            :class:`SpitzerPredictor`.
+            If the file is not a skops file, holds a type outside the allow-list or is not a
+            valid, fitted :class:`SpitzerPredictor`.
         """
-        import skops.io as sio
+        from .modelfile import load_predictor
 
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(2, "No such model file", str(path))
-        try:
-            untrusted = sio.get_untrusted_types(file=path)
-        except Exception as exc:  # zip, JSON or schema errors of a damaged/foreign file
-            raise ModelError(f"{path} is not a wise2spitzer model file (skops): {exc}") from exc
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES)]
-        if refused:
-            raise ModelError(
-                f"{path} contains types outside the allow-list {list(TRUSTED_TYPE_PREFIXES)}: "
-                f"{refused}; refusing to load it"
-            )
-        try:
-            obj = sio.load(path, trusted=untrusted)
-        except Exception as exc:
-            raise ModelError(f"could not load model file {path}: {exc}") from exc
-        if not isinstance(obj, cls):
-            raise ModelError(
-                f"{path} holds a {type(obj).__name__}, not a SpitzerPredictor"
-            )
-        return obj
+        return load_predictor(path)
