@@ -13,9 +13,12 @@ A fitted :class:`~wise2spitzer.predictor.SpitzerPredictor` (or any object with
 * ``engine="dask"`` sends the chunks to a Dask cluster (a local one by default) holding one copy
   of the model per worker; :func:`predict_dask` applies the model partition by partition to an
   lsdb (HATS) catalogue or a Dask DataFrame.
-* :data:`ALLWISE_COLUMN_MAP` and :func:`from_allwise` translate the AllWISE Source Catalog
-  (Vega magnitudes ``w#mpro``) into the SEIP columns the models are trained on (uJy), so AllWISE
-  itself can be the input.
+* Tables of other surveys are translated into the SEIP columns the models are trained on by
+  the survey adapters of :mod:`wise2spitzer.catalog.surveys`, detected chunk by chunk: AllWISE
+  itself (Vega magnitudes ``w#mpro``, :func:`from_allwise`, :data:`ALLWISE_COLUMN_MAP`) can be
+  the input, and so can any registered survey.
+* Reading in chunks and the file formats are :mod:`wise2spitzer.catalog`'s
+  (:func:`iter_chunks`, :func:`count_rows`, :data:`FORMATS`), re-exported here.
 
 Every input row comes out once, in input order, with the predictor's output columns appended
 (``m1_f_pred, m1_f_pred_lo, m1_f_pred_hi, m1_pred_status`` or the ``i4_`` equivalents).
@@ -64,6 +67,7 @@ __all__ = [
     "FastPredictor",
     "LeanForestResult",
     "PredictionSummary",
+    "count_rows",
     "from_allwise",
     "is_allwise",
     "iter_chunks",
@@ -845,8 +849,9 @@ def predict_file(
         ``engine="dask"`` and for the checkpoint key).
     input, output : path
         Input catalogue (Parquet file/directory/HATS catalogue, FITS, CSV, VOTable, ECSV) and
-        output file (Parquet, CSV, FITS, VOTable, ECSV by extension). The output is created
-        under a temporary name and renamed when complete.
+        output file (Parquet, CSV, FITS, VOTable, ECSV by extension; all but Parquet may be
+        gzip-compressed, e.g. ``out.fits.gz``). The output is created under a temporary name
+        and renamed when complete.
     chunksize : int
         Rows per chunk; memory is a few times ``chunksize`` rows, whatever the input size.
     engine : {"local", "dask"}

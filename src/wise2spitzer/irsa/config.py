@@ -43,8 +43,8 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 #: VizieR TAP endpoint (CDS). Public scripts query ``"J/A+A/686/A42/members"`` through
-#: ``https://tapvizier.cds.unistra.fr/TAPVizieR/tap``; the issue names the http form, which CDS
-#: redirects.
+#: ``https://tapvizier.cds.unistra.fr/TAPVizieR/tap``; CDS redirects the http form used here
+#: to it.
 VIZIER_TAP_URL = "http://tapvizier.cds.unistra.fr/TAPVizieR/tap"
 #: IRSA TAP endpoint (documented in IRSA's TAP help; used by astroquery.ipac.irsa).
 IRSA_TAP_URL = "https://irsa.ipac.caltech.edu/TAP"
