@@ -199,10 +199,8 @@ _WRITERS = {
 }
 
 
-def _prepare(df: Any, path: Path, overwrite: bool) -> pd.DataFrame:
+def _prepare(df: pd.DataFrame, path: Path, overwrite: bool) -> pd.DataFrame:
     """Check the destination and the frame; return the frame as it is written."""
-    if not isinstance(df, pd.DataFrame):
-        raise CatalogError(f"df must be a pandas DataFrame; got {type(df).__name__}")
     if path.exists() and not overwrite:
         raise CatalogError(f"{str(path)!r} already exists (pass overwrite=True to replace it)")
     if path.is_dir():

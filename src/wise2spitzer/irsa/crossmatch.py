@@ -12,6 +12,7 @@ __all__ = ["crossmatch", "nearest", "upload_table"]
 
 
 def upload_table(uid, ra, dec):
+    """The astropy Table uploaded with a cross-match (row id, RA and Dec in degrees)."""
     from astropy.table import Table
 
     return Table(

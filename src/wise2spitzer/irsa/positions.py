@@ -75,6 +75,13 @@ def read_positions(
 
 
 def positions_arrays(df: pd.DataFrame, ra_column: str, dec_column: str):
+    """RA (wrapped to [0, 360)) and Dec arrays of a positions table, in degrees.
+
+    Raises
+    ------
+    CatalogError
+        A missing column, or rows without a valid position (names the first such row).
+    """
     for c in (ra_column, dec_column):
         if c not in df.columns:
             raise CatalogError(f"positions: column {c!r} not found; columns are {list(df.columns)}")

@@ -112,6 +112,7 @@ def cluster_names(clusters: Iterable[str] | str | None) -> tuple[str, ...] | Non
 
 
 def check_prob(min_prob: float) -> float:
+    """``min_prob`` as a float in [0, 1] (ValueError naming the value otherwise)."""
     p = float(min_prob)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"min_prob must be a membership probability in [0, 1]; got {min_prob!r}")
@@ -185,6 +186,7 @@ def allwise_query(
 
 
 def seip_queries(cfg: Conf, upload: str, n_rows: int | None) -> Query:
+    """The SEIP cross-match request of a fetch (``n_rows`` None: known at run time)."""
     chunks = "" if n_rows is None else f" ({max(1, -(-n_rows // cfg.chunk_size))} chunks)"
     return Query(
         "SEIP Source List cross-match",
@@ -199,6 +201,7 @@ def seip_queries(cfg: Conf, upload: str, n_rows: int | None) -> Query:
 
 
 def allwise_queries(cfg: Conf, n_rows: int | None) -> Query:
+    """The AllWISE counterparts request of a fetch (``n_rows`` None: known at run time)."""
     return Query(
         "AllWISE counterparts",
         cfg.irsa_url,

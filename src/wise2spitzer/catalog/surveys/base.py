@@ -35,8 +35,8 @@ __all__ = [
 class SurveyAdapter:
     """Base class of the survey adapters (subclass it, then :func:`register_survey`).
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     name : str
         The registry key (lower case, e.g. ``"allwise"``).
     column_map : dict of str -> str
@@ -76,19 +76,18 @@ class SurveyAdapter:
         Default: every :attr:`column_map` column present in ``df`` under its SEIP name,
         flux columns multiplied by the factor of :attr:`flux_unit` to uJy.
         """
-        factor = None
-        if self.flux_unit is not None:
-            factor = flux_unit_factor(self.flux_unit, path=f"<{self.name} table>", column="*")
         new: dict[str, Any] = {}
         for src, dst in self.column_map.items():
             if src not in df.columns or dst == src:
                 continue
             values = df[src].to_numpy()
-            if factor is not None and dst in FLUX_COLUMNS:
-                values = (
-                    pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                    * factor
+            if self.flux_unit is not None and dst in FLUX_COLUMNS:
+                where = f"<{self.name} table>"
+                factor = flux_unit_factor(self.flux_unit, path=where, column=src)
+                values = pd.to_numeric(df[src], errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan
                 )
+                values = values * factor if factor is not None else values
             new[dst] = values
         return new
 
