@@ -13,9 +13,12 @@ A fitted :class:`~wise2spitzer.predictor.SpitzerPredictor` (or any object with
 * ``engine="dask"`` sends the chunks to a Dask cluster (a local one by default) holding one copy
   of the model per worker; :func:`predict_dask` applies the model partition by partition to an
   lsdb (HATS) catalogue or a Dask DataFrame.
-* :data:`ALLWISE_COLUMN_MAP` and :func:`from_allwise` translate the AllWISE Source Catalog
-  (Vega magnitudes ``w#mpro``) into the SEIP columns the models are trained on (uJy), so AllWISE
-  itself can be the input.
+* Tables of other surveys are translated into the SEIP columns the models are trained on by
+  the survey adapters of :mod:`wise2spitzer.catalog.surveys`, detected chunk by chunk: AllWISE
+  itself (Vega magnitudes ``w#mpro``, :func:`from_allwise`, :data:`ALLWISE_COLUMN_MAP`) can be
+  the input, and so can any registered survey.
+* Reading in chunks and the file formats are :mod:`wise2spitzer.catalog`'s
+  (:func:`iter_chunks`, :func:`count_rows`, :data:`FORMATS`), re-exported here.
 
 Every input row comes out once, in input order, with the predictor's output columns appended
 (``m1_f_pred, m1_f_pred_lo, m1_f_pred_hi, m1_pred_status`` or the ``i4_`` equivalents).
@@ -38,11 +41,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .catalog.atomic import atomic_output, atomic_write_json
+from .catalog.formats import ENDING_FORMATS, FormatSpec, open_output, text_stream
+from .catalog.metadata import PARQUET_META_KEY, csv_sidecar, sidecar_path
+from .catalog.streaming import check_chunksize, count_rows, iter_chunks, stream_format
+from .catalog.surveys import (
+    ALLWISE_COLUMN_MAP,
+    detect_survey,
+    from_allwise,
+    get_survey,
+    is_allwise,
+)
 from .errors import CatalogError, ModelError
 
 # One rule for both paths: the model's tree moments and interval bounds.
 from .model import _MIN_HALF_WIDTH_DEX, conformal_bounds, tree_moments
-from .schema import BANDS, STATUS_OK, STATUSES, mag_err_to_ujy, mag_to_ujy, output_columns
+from .schema import STATUS_OK, STATUSES, output_columns
 
 __all__ = [
     "ALLWISE_COLUMN_MAP",
@@ -53,6 +67,7 @@ __all__ = [
     "FastPredictor",
     "LeanForestResult",
     "PredictionSummary",
+    "count_rows",
     "from_allwise",
     "is_allwise",
     "iter_chunks",
@@ -63,128 +78,11 @@ __all__ = [
     "provenance",
 ]
 
-#: How each AllWISE Source Catalog column (``allwise_p3as_psd``) becomes a SEIP column.
-#: ``w#mpro`` (Vega profile-fit magnitude) -> ``wise#`` in uJy with the WISE zero points of
-#: :data:`~wise2spitzer.schema.BANDS`; ``w#sigmpro`` -> ``dwise#`` (uJy, propagated from the
-#: magnitude error). AllWISE leaves ``w#sigmpro`` null when ``w#mpro`` is a 95% brightness upper
-#: limit (SNR < 2), which is exactly SEIP's convention (the limit in ``wise#``, no error), so
-#: upper limits stay recognisable. ``w#rchi2`` -> ``wise#rchi2``, ``w#m`` (frames with a
-#: profile-fit measurement) -> ``wise#m``, ``w#nm`` (frames with an SNR >= 3 detection) ->
-#: ``wise#nm``; ``w#snr``, ``cc_flags``, ``ext_flg``, ``ra``, ``dec`` and ``designation`` keep
-#: their names.
-ALLWISE_COLUMN_MAP: dict[str, str] = {
-    **{f"w{i}mpro": f"wise{i}" for i in range(1, 5)},
-    **{f"w{i}sigmpro": f"dwise{i}" for i in range(1, 5)},
-    **{f"w{i}snr": f"w{i}snr" for i in range(1, 5)},
-    **{f"w{i}rchi2": f"wise{i}rchi2" for i in range(1, 5)},
-    **{f"w{i}m": f"wise{i}m" for i in range(1, 5)},
-    **{f"w{i}nm": f"wise{i}nm" for i in range(1, 5)},
-    "cc_flags": "cc_flags",
-    "ext_flg": "ext_flg",
-    "ra": "ra",
-    "dec": "dec",
-    "designation": "designation",
-}
-
 ENGINES: tuple[str, ...] = ("local", "dask")
-#: Output/input formats by file extension.
-FORMATS: dict[str, str] = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".fits": "fits",
-    ".fit": "fits",
-    ".fts": "fits",
-    ".vot": "votable",
-    ".xml": "votable",
-    ".votable": "votable",
-    ".ecsv": "ecsv",
-}
-# Columns that look numeric in a CSV but are codes: reading them as numbers would turn the
-# AllWISE cc_flags "0000" into 0 and drop the leading zeros of identifiers.
-_STRING_COLUMNS = ("cc_flags", "designation", "ph_qual", "moon_lev")
+#: Input/output format by file-name ending: a view of the one format table
+#: (:data:`wise2spitzer.catalog.FORMATS`), kept under its old name.
+FORMATS: dict[str, str] = ENDING_FORMATS
 _CHECKPOINT_VERSION = 1
-_MAG_COLUMNS = tuple(f"w{i}mpro" for i in range(1, 5))
-
-
-# --------------------------------------------------------------------------------------------
-# AllWISE -> SEIP columns
-# --------------------------------------------------------------------------------------------
-def is_allwise(df: pd.DataFrame) -> bool:
-    """True when ``df`` has AllWISE magnitudes (``w#mpro``) and no SEIP fluxes (``wise#``)."""
-    cols = set(df.columns)
-    return any(c in cols for c in _MAG_COLUMNS) and not any(
-        f"wise{i}" in cols for i in range(1, 5)
-    )
-
-
-def from_allwise(df: pd.DataFrame) -> pd.DataFrame:
-    """Translate an AllWISE Source Catalog table to SEIP columns (see :data:`ALLWISE_COLUMN_MAP`).
-
-    Parameters
-    ----------
-    df : DataFrame
-        AllWISE rows with at least one of ``w1mpro..w4mpro``. Missing AllWISE columns are simply
-        not produced, so the predictor reports ``missing_feature`` for the rows that need them.
-
-    Returns
-    -------
-    DataFrame
-        A copy of ``df`` (same index and order, original columns kept) with ``wise1..4`` and
-        ``dwise1..4`` in uJy and the quality columns under their SEIP names. A null magnitude
-        gives a NaN flux (not measured); a magnitude without ``w#sigmpro`` is an upper limit and
-        keeps a NaN error, as in SEIP.
-
-    Raises
-    ------
-    CatalogError
-        If none of ``w1mpro..w4mpro`` is present or a magnitude column is not numeric.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> seip = from_allwise(pd.DataFrame({"w4mpro": [0.0], "w4sigmpro": [0.1]}))
-    >>> round(float(seip["wise4"].iloc[0]))
-    8363000
-    """
-    present = [c for c in _MAG_COLUMNS if c in df.columns]
-    if not present:
-        raise CatalogError(
-            f"an AllWISE table needs at least one of the columns {list(_MAG_COLUMNS)} "
-            f"(Vega magnitudes); got columns {list(df.columns)[:20]}"
-        )
-    new: dict[str, Any] = {}
-    for i in range(1, 5):
-        mag_col, sig_col = f"w{i}mpro", f"w{i}sigmpro"
-        if mag_col not in df.columns:
-            continue
-        mag = _numeric(df[mag_col], mag_col)
-        flux = mag_to_ujy(mag, BANDS[f"W{i}"])
-        new[f"wise{i}"] = flux
-        if sig_col in df.columns:
-            new[f"dwise{i}"] = mag_err_to_ujy(flux, _numeric(df[sig_col], sig_col))
-    for src, dst in ALLWISE_COLUMN_MAP.items():
-        renamed = dst != src and src not in _MAG_COLUMNS and not src.endswith("sigmpro")
-        if renamed and src in df.columns:
-            new[dst] = df[src].to_numpy()
-    if any(name in df.columns for name in new):
-        # Rare (a table with both conventions): overwrite in place, keeping column positions.
-        out = df.copy()
-        for name, values in new.items():
-            out[name] = values
-        return out
-    # One concatenation instead of a column insertion per new column (a quarter of the
-    # per-chunk overhead of the streaming path).
-    return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1)
-
-
-def _numeric(s: pd.Series, name: str) -> np.ndarray:
-    try:
-        return pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise CatalogError(
-            f"AllWISE column {name!r} must be numeric (Vega magnitudes); got dtype {s.dtype}"
-        ) from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,8 +109,10 @@ def predict_chunk(
     confidence, method
         Passed to ``predict_catalog``.
     allwise : bool or None
-        Translate AllWISE columns with :func:`from_allwise` first; None detects it
-        (:func:`is_allwise`).
+        Translate AllWISE columns with :func:`from_allwise` first (False: use ``df`` as it
+        is); None asks the survey registry which adapter the table needs
+        (:func:`~wise2spitzer.catalog.surveys.detect_survey`: AllWISE or any registered
+        survey; SEIP tables and unknown ones are used as they are).
 
     Returns
     -------
@@ -220,8 +120,11 @@ def predict_chunk(
         The original columns of ``df`` (AllWISE input stays AllWISE) plus the appended columns;
         same index and order.
     """
-    use_allwise = is_allwise(df) if allwise is None else allwise
-    features = from_allwise(df) if use_allwise else df
+    if allwise is None:
+        survey = detect_survey(df)
+    else:
+        survey = get_survey("allwise") if allwise else None
+    features = survey.to_seip(df) if survey is not None else df
     if isinstance(predictor, FastPredictor):
         added = predictor.predict_columns(features, confidence=confidence, method=method)
     else:
@@ -676,218 +579,6 @@ def _output_names(predictor: Any) -> list[str] | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Reading in chunks
-# --------------------------------------------------------------------------------------------
-def _format_of(path: Path, fmt: str | None, *, what: str) -> str:
-    if fmt is not None:
-        key = str(fmt).lower()
-        if key not in set(FORMATS.values()):
-            raise CatalogError(
-                f"{what} format must be one of {sorted(set(FORMATS.values()))}; got {fmt!r}"
-            )
-        return key
-    if path.is_dir():
-        return "parquet"
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1:
-        suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in FORMATS:
-        return FORMATS[suffixes[-1]]
-    raise CatalogError(
-        f"cannot tell the format of {what} {str(path)!r} from its extension; use one of "
-        f"{sorted(FORMATS)} or give format= ({sorted(set(FORMATS.values()))})"
-    )
-
-
-def _parquet_files(path: Path) -> list[Path]:
-    """The data files of a Parquet file, a directory of parts or a HATS catalogue, in order."""
-    if not path.is_dir():
-        return [path]
-    # HATS catalogues keep their rows under <catalogue>/dataset; the catalogue root also holds
-    # Parquet files that are not rows (per-partition statistics), and a collection holds
-    # margin caches that repeat rows near pixel edges: only the object catalogues are read.
-    hats_roots = sorted(
-        {p.parent for name in ("hats.properties", "properties") for p in path.rglob(name)}
-    )
-    datasets = [
-        r / "dataset"
-        for r in hats_roots
-        if (r / "dataset").is_dir() and _hats_product(r) in ("object", "source", "catalog", None)
-    ]
-    if hats_roots:
-        if not datasets:
-            raise CatalogError(f"input {str(path)!r} holds no HATS object catalogue")
-        return [f for d in datasets for f in _parquet_files(d)]
-    files = [
-        p
-        for p in path.rglob("*.parquet")
-        if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
-    ]
-    if not files:
-        raise CatalogError(f"input directory {str(path)!r} holds no .parquet data files")
-
-    # HEALPix parts sort by order then pixel number, not as strings (Npix=10 after Npix=9).
-    def key(p: Path) -> tuple:
-        rel = p.relative_to(path)
-        return tuple(
-            (0, int(s.split("=")[1].split(".")[0]), s)
-            if "=" in s and s.split("=")[1].split(".")[0].isdigit()
-            else (1, 0, s)
-            for s in rel.parts
-        )
-
-    return sorted(files, key=key)
-
-
-def _hats_product(root: Path) -> str | None:
-    """``dataproduct_type`` of a HATS catalogue (object, margin, index, association...)."""
-    for name in ("hats.properties", "properties"):
-        f = root / name
-        if f.is_file():
-            for line in f.read_text(errors="replace").splitlines():
-                key, _, value = line.partition("=")
-                if key.strip() == "dataproduct_type":
-                    return value.strip()
-    return None
-
-
-def count_rows(path: str | os.PathLike, *, format: str | None = None) -> int | None:
-    """Number of rows of a Parquet or FITS input read from its metadata (None for the others)."""
-    path = Path(path)
-    fmt = _format_of(path, format, what="input")
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in _parquet_files(path))
-    if fmt == "fits":
-        from astropy.io import fits
-
-        with fits.open(path, memmap=True) as hdul:
-            return int(_fits_table_hdu(hdul, path).header["NAXIS2"])
-    return None
-
-
-def _fits_table_hdu(hdul, path: Path):
-    from astropy.io import fits
-
-    for hdu in hdul:
-        if isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
-            return hdu
-    raise CatalogError(f"FITS input {str(path)!r} has no table extension")
-
-
-def _fits_chunk(table, start: int, stop: int) -> pd.DataFrame:
-    """Rows ``start:stop`` of an astropy Table as pandas, fluxes converted to uJy."""
-    from astropy import units as u
-
-    sub = table[start:stop]
-    for name in sub.colnames:
-        unit = sub[name].unit
-        if unit is None:
-            continue
-        try:
-            if unit.physical_type == "spectral flux density" and unit != u.uJy:
-                sub[name] = sub[name].to(u.uJy)
-        except (AttributeError, u.UnitsError):  # unparsed units are left as they are
-            continue
-    # FITS strings are bytes; the rest of the package (cc_flags == "0000") expects str.
-    sub.convert_bytestring_to_unicode()
-    df = sub.to_pandas()
-    return df.reset_index(drop=True)
-
-
-def iter_chunks(
-    path: str | os.PathLike,
-    *,
-    chunksize: int = 100_000,
-    format: str | None = None,
-) -> Iterator[pd.DataFrame]:
-    """Yield the rows of a catalogue file in order, at most ``chunksize`` rows at a time.
-
-    Parquet (a file, a directory of parts or a HATS catalogue) is read by row batches, FITS
-    through a memory map in row slices and CSV by pandas chunks, so memory stays bounded;
-    VOTable and ECSV are parsed whole (their readers are not streaming) and then sliced.
-    The chunking is deterministic for a given file and ``chunksize`` (resuming relies on it).
-
-    Raises
-    ------
-    CatalogError
-        Unknown format, an unreadable file.
-    FileNotFoundError
-        If ``path`` does not exist.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path))
-    chunksize = _check_chunksize(chunksize)
-    fmt = _format_of(path, format, what="input")
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            for part in _parquet_files(path):
-                pf = pq.ParquetFile(part)
-                for batch in pf.iter_batches(batch_size=chunksize):
-                    yield batch.to_pandas()
-        elif fmt == "csv":
-            header = pd.read_csv(path, nrows=0).columns
-            dtype = {c: "str" for c in _csv_string_columns(path) if c in header}
-            with pd.read_csv(path, chunksize=chunksize, dtype=dtype) as reader:
-                for chunk in reader:
-                    yield chunk.reset_index(drop=True)
-        elif fmt == "fits":
-            from astropy.table import Table
-
-            table = Table.read(path, format="fits", memmap=True)
-            for start in range(0, len(table), chunksize):
-                yield _fits_chunk(table, start, start + chunksize)
-            del table
-        else:
-            df = _read_whole(path, fmt)
-            for start in range(0, len(df), chunksize):
-                yield df.iloc[start : start + chunksize].reset_index(drop=True)
-    except (CatalogError, FileNotFoundError):
-        raise
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise CatalogError(f"cannot read {fmt} input {str(path)!r}: {exc}") from exc
-
-
-def _csv_string_columns(path: Path) -> set[str]:
-    """Text columns of a CSV: the AllWISE codes, plus those a catalogue sidecar marks as text.
-
-    :func:`wise2spitzer.catalog.write_catalog` stores the column dtypes of a CSV in
-    ``<file>.meta.json``; honouring it keeps e.g. string identifiers as strings here too.
-    """
-    names = set(_STRING_COLUMNS)
-    sidecar = path.with_name(path.name + ".meta.json")
-    if sidecar.is_file():
-        try:
-            info = json.loads(sidecar.read_text()).get("columns", {})
-            names |= {c for c, v in info.items() if str(v.get("dtype", "")) in ("str", "object")}
-        except (OSError, ValueError, AttributeError):
-            pass  # an unreadable sidecar only loses the hint; pandas still infers the types
-    return names
-
-
-def _read_whole(path: Path, fmt: str) -> pd.DataFrame:
-    try:
-        from .catalog import read_catalog
-    except ImportError:  # the catalogue reader is optional here; astropy reads both formats
-        from astropy.table import Table
-
-        return Table.read(path, format="votable" if fmt == "votable" else "ascii.ecsv").to_pandas()
-    return read_catalog(path, format=fmt)
-
-
-def _check_chunksize(chunksize: Any) -> int:
-    if isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)):
-        raise ModelError(f"chunksize must be a positive integer; got {chunksize!r}")
-    if chunksize < 1:
-        raise ModelError(f"chunksize must be a positive integer; got {chunksize!r}")
-    return int(chunksize)
-
-
-# --------------------------------------------------------------------------------------------
 # Fingerprints and the checkpoint directory
 # --------------------------------------------------------------------------------------------
 def _file_digest(h, path: Path, *, sample: int = 1 << 20) -> None:
@@ -942,12 +633,6 @@ def _checkpoint_dir(output: Path) -> Path:
     return output.with_name(f".{output.name}.parts")
 
 
-def _atomic_write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
 def _part_path(ckpt: Path, i: int) -> Path:
     return ckpt / f"part-{i:07d}.arrow"
 
@@ -956,13 +641,13 @@ def _write_part(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
     from pyarrow import feather
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    # Parts are read once, soon after: uncompressed Arrow IPC costs a fraction of Parquet.
-    feather.write_feather(
-        pa.Table.from_pandas(df, preserve_index=False), tmp, compression="uncompressed"
-    )
-    # The rename is what marks a chunk finished: a kill before it leaves only a temp file.
-    os.replace(tmp, path)
+    # The rename at the end of the atomic write is what marks a chunk finished: a kill before
+    # it leaves only a temporary file.
+    with atomic_output(path) as tmp:
+        # Parts are read once, soon after: uncompressed Arrow IPC costs a fraction of Parquet.
+        feather.write_feather(
+            pa.Table.from_pandas(df, preserve_index=False), tmp, compression="uncompressed"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1164,8 +849,9 @@ def predict_file(
         ``engine="dask"`` and for the checkpoint key).
     input, output : path
         Input catalogue (Parquet file/directory/HATS catalogue, FITS, CSV, VOTable, ECSV) and
-        output file (Parquet, CSV, FITS, VOTable, ECSV by extension). The output is created
-        under a temporary name and renamed when complete.
+        output file (Parquet, CSV, FITS, VOTable, ECSV by extension; all but Parquet may be
+        gzip-compressed, e.g. ``out.fits.gz``). The output is created under a temporary name
+        and renamed when complete.
     chunksize : int
         Rows per chunk; memory is a few times ``chunksize`` rows, whatever the input size.
     engine : {"local", "dask"}
@@ -1212,11 +898,11 @@ def predict_file(
     input, output = Path(input), Path(output)
     if engine not in ENGINES:
         raise ModelError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
-    chunksize = _check_chunksize(chunksize)
+    chunksize = check_chunksize(chunksize)
     if not input.exists():
         raise FileNotFoundError(2, "No such file or directory", str(input))
-    in_fmt = _format_of(input, input_format, what="input")
-    out_fmt = _format_of(output, output_format, what="output")
+    in_fmt = stream_format(input, input_format, what="input").name
+    out_spec = stream_format(output, output_format, what="output")
     if output.resolve() == input.resolve():
         raise CatalogError(f"output {str(output)!r} must differ from the input")
     if not output.parent.exists():
@@ -1277,7 +963,7 @@ def predict_file(
     if missing:  # pragma: no cover - every chunk above was written or already done
         raise CatalogError(f"checkpoint {str(ckpt)!r} lacks chunks {missing[:10]}")
     meta = provenance(predictor, confidence=confidence, method=method, model_hash=model_hash)
-    _assemble(ckpt, n_chunks, output, out_fmt, summary, predictor, meta)
+    _assemble(ckpt, n_chunks, output, out_spec, summary, predictor, meta)
     if summary.rows_out != summary.rows_in:  # pragma: no cover - guarded chunk by chunk
         raise CatalogError(
             f"wrote {summary.rows_out} rows for {summary.rows_in} input rows to {str(output)!r}"
@@ -1305,7 +991,7 @@ def _open_checkpoint(ckpt: Path, key: dict, *, resume: bool) -> set[int]:
     if ckpt.exists():
         shutil.rmtree(ckpt)
     ckpt.mkdir(parents=True)
-    _atomic_write_json(manifest, key)
+    atomic_write_json(manifest, key, sort_keys=True)
     return set()
 
 
@@ -1354,21 +1040,20 @@ def provenance(
 
 
 def _assemble(
-    ckpt, n_chunks, output: Path, out_fmt: str, summary, predictor, meta: dict | None = None
+    ckpt, n_chunks, output: Path, out_spec: FormatSpec, summary, predictor,
+    meta: dict | None = None,
 ) -> None:
-    """Concatenate the parts, in order, into ``output`` via a temporary name and a rename."""
+    """Concatenate the parts, in order, into ``output`` through one atomic write."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .catalog import csv_sidecar
-
     meta = dict(meta or {})
 
-    tmp = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
     counts: dict[str, Counter] = {}
     rows = 0
-    try:
-        if out_fmt == "parquet":
+    # The temporary file keeps the output's ending (.fits.gz, .csv.gz): gzip is honoured.
+    with atomic_output(output, ending=out_spec.ending) as tmp:
+        if out_spec.name == "parquet":
             writer = None
             schema = None
             try:
@@ -1388,7 +1073,7 @@ def _assemble(
                         # The same schema key write_catalog uses, so read_catalog finds it.
                         schema = schema.with_metadata(
                             {**(schema.metadata or {}),
-                             b"wise2spitzer.meta": json.dumps(meta).encode("utf-8")})
+                             PARQUET_META_KEY: json.dumps(meta).encode("utf-8")})
                         writer = pq.ParquetWriter(tmp, schema, use_dictionary=text or False)
                     table = _conform(table, schema, i)
                     writer.write_table(table)
@@ -1400,9 +1085,9 @@ def _assemble(
             finally:
                 if writer is not None:
                     writer.close()
-        elif out_fmt == "csv":
+        elif out_spec.name == "csv":
             columns = pd.DataFrame()  # the first part's columns and dtypes, for the sidecar
-            with open(tmp, "w", newline="") as fh:
+            with text_stream(open_output(tmp, compressed=out_spec.compressed)) as fh:
                 for i in range(n_chunks):
                     table = _read_part(ckpt, i)
                     _count_statuses(table, counts)
@@ -1411,12 +1096,8 @@ def _assemble(
                     rows += len(df)
                     if i == 0:
                         columns = df.iloc[:0]
-            side = output.with_name(output.name + ".meta.json")
-            side_tmp = tmp.with_name(tmp.name + ".meta.json")
-            side_tmp.write_text(json.dumps(csv_sidecar(columns, rows, meta), indent=1),
-                                encoding="utf-8")
             # The sidecar first: a finished-looking CSV never pairs with a stale sidecar.
-            os.replace(side_tmp, side)
+            atomic_write_json(sidecar_path(output), csv_sidecar(columns, rows, meta))
         else:
             # FITS, VOTable and ECSV are not appendable: the whole table is built once here.
             tables = [_read_part(ckpt, i) for i in range(n_chunks)]
@@ -1425,11 +1106,7 @@ def _assemble(
             parts = [table.to_pandas() for table in tables]
             df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
             rows = len(df)
-            _write_whole(df, tmp, out_fmt, meta)
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            _write_whole(df, tmp, out_spec.name, meta)
     summary.rows_out = rows
     summary.status_counts = {k: dict(v) for k, v in counts.items()}
 

@@ -64,31 +64,18 @@ def fetch(
     """
     from .. import irsa
 
-    changes = {
-        "match_radius_arcsec": radius,
-        "chunk_size": chunk_size,
-        "page_size": page_size,
-        "timeout": timeout,
-        "retries": retries,
-        "backoff": backoff,
-        "cache_dir": None if no_cache else (cache_dir or irsa.default_cache_dir()),
-    }
-    if vizier_url:
-        changes["vizier_url"] = vizier_url
-    if irsa_url:
-        changes["irsa_url"] = irsa_url
-    try:
-        cfg = irsa.conf.replace(**changes)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if output is None and not dry_run:
-        raise typer.BadParameter("give an OUTPUT file (or --dry-run to only print the queries)")
-    if positions is not None and cluster:
-        raise typer.BadParameter(
-            "--cluster selects Hunt & Reffert members; drop it with --positions"
-        )
-    if positions is None and (ra_column or dec_column):
-        raise CatalogError("--ra-column/--dec-column apply to --positions only")
+    cfg = _config(
+        radius=radius,
+        chunk_size=chunk_size,
+        page_size=page_size,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        cache_dir=None if no_cache else (cache_dir or irsa.default_cache_dir()),
+        vizier_url=vizier_url,
+        irsa_url=irsa_url,
+    )
+    _check_usage(output, positions, cluster, ra_column, dec_column, dry_run=dry_run)
     try:
         if positions is not None:
             result = irsa.fetch_positions(
@@ -119,3 +106,40 @@ def fetch(
         f"{len(result)} rows written to {output} ({meta.get('n_requests_sent', 0)} requests "
         f"sent, {meta.get('n_chunks_from_cache', 0)} chunks from the cache)"
     )
+
+
+def _config(
+    *, radius, chunk_size, page_size, timeout, retries, backoff, cache_dir, vizier_url, irsa_url
+):
+    """The archive configuration from the options (a bad value is a usage error)."""
+    from .. import irsa
+
+    changes = {
+        "match_radius_arcsec": radius,
+        "chunk_size": chunk_size,
+        "page_size": page_size,
+        "timeout": timeout,
+        "retries": retries,
+        "backoff": backoff,
+        "cache_dir": cache_dir,
+    }
+    if vizier_url:
+        changes["vizier_url"] = vizier_url
+    if irsa_url:
+        changes["irsa_url"] = irsa_url
+    try:
+        return irsa.conf.replace(**changes)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _check_usage(output, positions, cluster, ra_column, dec_column, *, dry_run: bool) -> None:
+    """Options that do not go together."""
+    if output is None and not dry_run:
+        raise typer.BadParameter("give an OUTPUT file (or --dry-run to only print the queries)")
+    if positions is not None and cluster:
+        raise typer.BadParameter(
+            "--cluster selects Hunt & Reffert members; drop it with --positions"
+        )
+    if positions is None and (ra_column or dec_column):
+        raise CatalogError("--ra-column/--dec-column apply to --positions only")
