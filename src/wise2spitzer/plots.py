@@ -30,13 +30,17 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .samples import SNR_BINS as _SAMPLE_SNR_BINS
+from .samples import snr_bin_label, snr_bin_mask
 from .schema import BANDS, get_target
 
 __all__ = [
     "COLORS",
     "SNR_BINS",
     "UNIT_SCALE",
+    "check_unit",
     "flux_label",
+    "new_axes",
     "plot_feature_importances",
     "plot_interval_coverage",
     "plot_learning_curve",
@@ -47,6 +51,7 @@ __all__ = [
     "readable_log_ticks",
     "save_figure",
     "style_context",
+    "unit_tex",
 ]
 
 #: One colour per kind of flux, used by every figure (the paper's red/blue convention).
@@ -61,12 +66,13 @@ COLORS: dict[str, str] = {
 #: Display units: multiply a flux in uJy by ``1 / UNIT_SCALE[unit]``.
 UNIT_SCALE: dict[str, float] = {"uJy": 1.0, "mJy": 1e3, "Jy": 1e6}
 
-#: WISE SNR bins of the paper's Appendix A: (label, low, high, colour); low inclusive.
-SNR_BINS: tuple[tuple[str, float, float, str], ...] = (
-    ("SNR < 2 (upper limit)", -np.inf, 2.0, "#bdbdbd"),
-    ("2 <= SNR < 3", 2.0, 3.0, "#e6550d"),
-    ("3 <= SNR < 10", 3.0, 10.0, "#3182bd"),
-    ("SNR >= 10", 10.0, np.inf, "#31a354"),
+#: Colours of the WISE SNR bins, lowest (SEIP upper limits, grey) to highest.
+_SNR_COLORS: tuple[str, ...] = ("#bdbdbd", "#e6550d", "#3182bd", "#31a354")
+#: WISE SNR bins of the paper's Appendix A (:data:`wise2spitzer.samples.SNR_BINS`) as drawn:
+#: (label, low, high, colour); low inclusive.
+SNR_BINS: tuple[tuple[str, float, float, str], ...] = tuple(
+    (snr_bin_label(lo, hi) + (" (upper limit)" if np.isinf(lo) else ""), lo, hi, color)
+    for (lo, hi), color in zip(_SAMPLE_SNR_BINS, _SNR_COLORS, strict=True)
 )
 
 _RC: dict[str, object] = {
@@ -122,9 +128,9 @@ def save_figure(
 
 def flux_label(band: str, unit: str = "mJy") -> str:
     """Axis label of a flux density, e.g. ``"MIPS1 24 um flux density [mJy]"``."""
-    _check_unit(unit)
+    check_unit(unit)
     b = BANDS[band]
-    return f"{b.name} {_fmt_wl(b.wavelength_um)} $\\mu$m flux density [{_unit_tex(unit)}]"
+    return f"{b.name} {_fmt_wl(b.wavelength_um)} $\\mu$m flux density [{unit_tex(unit)}]"
 
 
 def _fmt_wl(wl: float) -> str:
@@ -132,11 +138,13 @@ def _fmt_wl(wl: float) -> str:
     return f"{wl:.0f}" if wl >= 7 else f"{wl:.1f}"
 
 
-def _unit_tex(unit: str) -> str:
+def unit_tex(unit: str) -> str:
+    """The unit as written on an axis label (``"uJy"`` -> ``"$\\mu$Jy"``, others unchanged)."""
     return {"uJy": "$\\mu$Jy"}.get(unit, unit)
 
 
-def _check_unit(unit: str) -> None:
+def check_unit(unit: str) -> None:
+    """Raise ``ValueError`` (naming the allowed units) unless ``unit`` is in :data:`UNIT_SCALE`."""
     if unit not in UNIT_SCALE:
         raise ValueError(f"unit must be one of {list(UNIT_SCALE)}; got {unit!r}")
 
@@ -163,7 +171,8 @@ def readable_log_ticks(ax: Axes, axis: str = "y") -> None:
         a.set_minor_formatter(NullFormatter())
 
 
-def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+def new_axes(ax: Axes | None, *, figsize: tuple[float, float]) -> Axes:
+    """``ax`` itself, or the axes of a new figure of ``figsize`` inches when ``ax`` is None."""
     if ax is not None:
         return ax
     fig = plt.figure(figsize=figsize)
@@ -221,7 +230,7 @@ def plot_predicted_vs_observed(
         data line) and the WISE points ``gid="wise"``. Rows with a non-positive or missing
         flux are left out (they cannot be placed on a log axis).
     """
-    _check_unit(unit)
+    check_unit(unit)
     t = get_target(target)
     scale = UNIT_SCALE[unit]
     obs, pred = _arr(observed), _arr(predicted)
@@ -230,7 +239,7 @@ def plot_predicted_vs_observed(
             f"observed and predicted must have the same length; got {len(obs)} and {len(pred)}"
         )
     with style_context():
-        ax = _new_ax(ax, (5.2, 5.0))
+        ax = new_axes(ax, figsize=(5.2, 5.0))
         ok = _positive(obs, pred)
         plotted = [obs[ok], pred[ok]]
         if wise is not None:
@@ -284,7 +293,7 @@ def plot_predicted_vs_observed(
         ax.set_ylim(lo_lim, hi_lim)
         ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(f"Observed {flux_label(t.band, unit)}")
-        ax.set_ylabel(f"Predicted or WISE flux density [{_unit_tex(unit)}]")
+        ax.set_ylabel(f"Predicted or WISE flux density [{unit_tex(unit)}]")
         ax.legend(loc="upper left")
         if title:
             ax.set_title(title)
@@ -321,10 +330,11 @@ def plot_relative_uncertainty(
         The scatter axes (log-log); each series is a collection with ``gid`` = its label.
         The histogram axes are ``ax.hist_x`` and ``ax.hist_y``.
     """
-    _check_unit(unit)
+    check_unit(unit)
     scale = UNIT_SCALE[unit]
     if not series:
-        raise ValueError("series must hold at least one (flux, relative_uncertainty) pair; got none")
+        raise ValueError(
+            "series must hold at least one (flux, relative_uncertainty) pair; got none")
     data = {}
     for label, (f, r) in series.items():
         f, r = _arr(f), _arr(r)
@@ -335,7 +345,7 @@ def plot_relative_uncertainty(
     fbins = np.logspace(np.log10(allf.min()) - 0.05, np.log10(allf.max()) + 0.05, bins + 1)
     rbins = np.logspace(np.log10(allr.min()) - 0.05, np.log10(allr.max()) + 0.05, bins + 1)
     with style_context():
-        ax = _new_ax(ax, (6.4, 5.4))
+        ax = new_axes(ax, figsize=(6.4, 5.4))
         hx = ax.inset_axes([0.0, 1.02, 1.0, 0.25], sharex=ax)
         hy = ax.inset_axes([1.02, 0.0, 0.25, 1.0], sharey=ax)
         for i, (label, (f, r)) in enumerate(data.items()):
@@ -347,7 +357,7 @@ def plot_relative_uncertainty(
                     orientation="horizontal")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(xlabel or f"Flux density [{_unit_tex(unit)}]")
+        ax.set_xlabel(xlabel or f"Flux density [{unit_tex(unit)}]")
         ax.set_ylabel("Relative uncertainty ($\\sigma_F / F$)")
         ax.legend(loc="lower left", markerscale=2)
         hx.tick_params(labelbottom=False)
@@ -421,7 +431,7 @@ def plot_learning_curve(
     if "split" in curve.columns and "split" not in groups:
         groups.append("split")
     with style_context():
-        ax = _new_ax(ax, (5.2, 4.0))
+        ax = new_axes(ax, figsize=(5.2, 4.0))
         parts = curve.groupby(groups, sort=False) if groups else [((), curve)]
         for i, (key, part) in enumerate(parts):
             key = key if isinstance(key, tuple) else (key,)
@@ -483,7 +493,7 @@ def plot_feature_importances(
     rejected = [c for c in (candidates or []) if c not in imp.index]
     n = len(imp) + len(rejected)
     with style_context():
-        ax = _new_ax(ax, (5.2, 0.8 + 0.28 * n))
+        ax = new_axes(ax, figsize=(5.2, 0.8 + 0.28 * n))
         y_rej = np.arange(len(rejected))
         y_kept = np.arange(len(rejected), n)
         bars = ax.barh(y_kept, imp.to_numpy(), color=COLORS["predicted"], alpha=0.85,
@@ -533,7 +543,7 @@ def plot_quality_cut(
     Axes
         Log-log axes, one collection per SNR bin with ``gid="snr_<lo>-<hi>"`` and a 1:1 line.
     """
-    _check_unit(unit)
+    check_unit(unit)
     t = get_target(target)
     snr_col = snr_column or f"w{t.counterpart[-1]}snr"
     for col in (t.column, t.counterpart, snr_col):
@@ -543,10 +553,10 @@ def plot_quality_cut(
     spitzer, wise, snr = _arr(df[t.column]), _arr(df[t.counterpart]), _arr(df[snr_col])
     ok = _positive(spitzer, wise)
     with style_context():
-        ax = _new_ax(ax, (4.8, 4.6))
+        ax = new_axes(ax, figsize=(4.8, 4.6))
         for label, lo, hi, color in SNR_BINS:
-            with np.errstate(invalid="ignore"):
-                sel = ok & (snr >= lo) & (snr < hi) if np.isfinite(lo) else ok & ~(snr >= hi)
+            # Rows without an SNR are upper limits too: they go in the lowest bin.
+            sel = ok & snr_bin_mask(snr, lo, hi, missing_in_lowest=True)
             gid = f"snr_{lo:g}-{hi:g}"
             ax.scatter(spitzer[sel] / scale, wise[sel] / scale, s=7, lw=0, alpha=0.6,
                        color=color, label=f"{label} ({int(sel.sum())})", gid=gid)
@@ -608,7 +618,7 @@ def plot_quality_cut_counts(
     has_pred = bool(predictable) and counts[predictable].notna().any()
     h = 0.38 if has_pred else 0.7
     with style_context():
-        ax = _new_ax(ax, (6.0, 0.9 + 0.5 * n))
+        ax = new_axes(ax, figsize=(6.0, 0.9 + 0.5 * n))
         kv = _arr(counts[kept])
         b1 = ax.barh(y + (h / 2 if has_pred else 0), kv, height=h, color=COLORS["wise"],
                      label="kept by the WISE cut")
@@ -671,14 +681,14 @@ def plot_interval_coverage(
     groups = [group] if isinstance(group, str) else list(group or [])
     markers = "osD^v<>"
     with style_context():
-        ax = _new_ax(ax, (4.8, 4.6))
+        ax = new_axes(ax, figsize=(4.8, 4.6))
         methods = list(dict.fromkeys(coverage[method].astype(str)))
         gvals = (list(dict.fromkeys(map(tuple, coverage[groups].astype(str).to_numpy())))
                  if groups else [()])
         for gi, gv in enumerate(gvals):
             for mi, m in enumerate(methods):
                 sel = coverage[method].astype(str) == m
-                for col, v in zip(groups, gv):
+                for col, v in zip(groups, gv, strict=True):
                     sel &= coverage[col].astype(str) == v
                 part = coverage[sel].sort_values(nominal)
                 if part.empty:

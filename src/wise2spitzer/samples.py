@@ -17,24 +17,42 @@ from .errors import CatalogError
 from .schema import TARGETS, Target, get_target
 
 __all__ = [
+    "ALL",
+    "CLEAN",
+    "CLEAN_FLAG_COLUMNS",
     "SAMPLES",
+    "SNR_BINS",
+    "SNR_THRESHOLDS",
+    "UNCLEAN",
     "clean_mask",
+    "counterpart_snr",
+    "has_clean_flags",
     "labelled_mask",
     "quality_cut_counts",
     "sample_counts",
+    "sample_mask",
     "select_sample",
+    "snr_bin_label",
+    "snr_bin_mask",
+    "snr_column",
+    "study_samples",
     "unclean_mask",
 ]
 
+#: The sample names: the paper's "clean" and "unclean" rows, and "all" (every row).
+CLEAN, UNCLEAN, ALL = "clean", "unclean", "all"
 #: Sample names accepted by :func:`select_sample`.
-SAMPLES: tuple[str, ...] = ("clean", "unclean", "all")
+SAMPLES: tuple[str, ...] = (CLEAN, UNCLEAN, ALL)
+#: AllWISE quality flags that define the clean sample (with ``wise4``).
+CLEAN_FLAG_COLUMNS: tuple[str, ...] = ("ext_flg", "cc_flags")
 
-# Signal-to-noise bins of the paper's Appendix A: [lo, hi) in units of w#snr.
-_SNR_BINS: tuple[tuple[float, float], ...] = (
-    (-np.inf, 2.0),
-    (2.0, 3.0),
-    (3.0, 10.0),
-    (10.0, np.inf),
+#: Signal-to-noise thresholds of the paper's Appendix A: the WISE quality cuts keep the clean
+#: rows whose counterpart SNR (``w4snr`` for MIPS1, ``w3snr`` for IRAC4) is >= each of them.
+SNR_THRESHOLDS: tuple[float, ...] = (2.0, 3.0, 10.0)
+#: Signal-to-noise bins of the paper's Appendix A, ``[lo, hi)`` in units of ``w#snr``, cut at
+#: :data:`SNR_THRESHOLDS`. SNR < 2 is where SEIP keeps a 95% upper limit instead of a flux.
+SNR_BINS: tuple[tuple[float, float], ...] = tuple(
+    zip((-np.inf, *SNR_THRESHOLDS), (*SNR_THRESHOLDS, np.inf), strict=True)
 )
 
 
@@ -95,7 +113,7 @@ def unclean_mask(df: pd.DataFrame) -> pd.Series:
         If the catalogue has no ``wise4`` column.
     """
     _require(df, ["wise4"], "the unclean sample")
-    return _positive(df["wise4"]).rename("unclean")
+    return _positive(df["wise4"]).rename(UNCLEAN)
 
 
 def clean_mask(df: pd.DataFrame) -> pd.Series:
@@ -117,21 +135,44 @@ def clean_mask(df: pd.DataFrame) -> pd.Series:
     >>> clean_mask(df).tolist()
     [True, False, False]
     """
-    _require(df, ["wise4", "ext_flg", "cc_flags"], "the clean sample")
+    _require(df, ["wise4", *CLEAN_FLAG_COLUMNS], "the clean sample")
     ext = pd.to_numeric(df["ext_flg"], errors="coerce").astype(float).to_numpy()
     clean = unclean_mask(df).to_numpy() & (ext == 0) & _cc_flags_clean(df["cc_flags"])
-    return pd.Series(clean, index=df.index, name="clean")
+    return pd.Series(clean, index=df.index, name=CLEAN)
 
 
-def _sample_mask(df: pd.DataFrame, sample: str) -> pd.Series:
+def sample_mask(df: pd.DataFrame, sample: str) -> pd.Series:
+    """Boolean mask of the rows of ``df`` in ``sample`` (one of :data:`SAMPLES`).
+
+    The name is matched case-insensitively, surrounding blanks ignored.
+
+    Raises
+    ------
+    CatalogError
+        If ``sample`` is not one of :data:`SAMPLES`, or a column it needs is missing.
+    """
     key = str(sample).strip().lower() if isinstance(sample, str) else sample
-    if key == "clean":
+    if key == CLEAN:
         return clean_mask(df)
-    if key == "unclean":
+    if key == UNCLEAN:
         return unclean_mask(df)
-    if key == "all":
-        return pd.Series(True, index=df.index, name="all")
+    if key == ALL:
+        return pd.Series(True, index=df.index, name=ALL)
     raise CatalogError(f"sample must be one of {list(SAMPLES)}; got {sample!r}")
+
+
+def has_clean_flags(df: pd.DataFrame) -> bool:
+    """Whether ``df`` has the quality flags (:data:`CLEAN_FLAG_COLUMNS`) of the clean sample."""
+    return all(c in df.columns for c in CLEAN_FLAG_COLUMNS)
+
+
+def study_samples(df: pd.DataFrame) -> list[str]:
+    """The samples a study of ``df`` compares: unclean and clean, or "all" without flags.
+
+    The clean/unclean split needs the AllWISE flags (:data:`CLEAN_FLAG_COLUMNS`); a table
+    without them (e.g. Upper Sco) is studied as one sample, "all".
+    """
+    return [UNCLEAN, CLEAN] if has_clean_flags(df) else [ALL]
 
 
 def select_sample(df: pd.DataFrame, sample: str) -> pd.DataFrame:
@@ -142,7 +183,7 @@ def select_sample(df: pd.DataFrame, sample: str) -> pd.DataFrame:
     CatalogError
         If ``sample`` is not one of :data:`SAMPLES`, or a column it needs is missing.
     """
-    return df.loc[_sample_mask(df, sample)]
+    return df.loc[sample_mask(df, sample)]
 
 
 def labelled_mask(df: pd.DataFrame, target) -> pd.Series:
@@ -195,8 +236,8 @@ def sample_counts(
     {'total': 2, 'mips1_labelled': 1, 'mips1_unlabelled': 1}
     """
     if samples is None:
-        samples = [s for s, cols in (("all", []), ("unclean", ["wise4"]),
-                                     ("clean", ["wise4", "ext_flg", "cc_flags"]))
+        samples = [s for s, cols in ((ALL, []), (UNCLEAN, ["wise4"]),
+                                     (CLEAN, ["wise4", *CLEAN_FLAG_COLUMNS]))
                    if all(c in df.columns for c in cols)]  # fmt: skip
     if targets is None:
         target_objs = [t for t in TARGETS.values() if t.column in df.columns]
@@ -205,7 +246,7 @@ def sample_counts(
     labelled = {t.key: labelled_mask(df, t).to_numpy() for t in target_objs}
     rows = {}
     for s in samples:
-        m = _sample_mask(df, s).to_numpy()
+        m = sample_mask(df, s).to_numpy()
         row = {"total": int(m.sum())}
         for key, lab in labelled.items():
             row[f"{key}_labelled"] = int((m & lab).sum())
@@ -214,6 +255,79 @@ def sample_counts(
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "sample"
     return out
+
+
+def snr_column(target) -> str:
+    """Name of the SNR column of ``target``'s WISE counterpart: ``w4snr`` (MIPS1), ``w3snr``.
+
+    Raises
+    ------
+    CatalogError
+        For an unknown target.
+    """
+    return f"w{_target(target).counterpart[-1]}snr"
+
+
+def counterpart_snr(df: pd.DataFrame, target) -> pd.Series:
+    """SNR of ``target``'s WISE counterpart per row (float, NaN where unknown).
+
+    The catalogue's :func:`snr_column` if present, else ``wise#`` / ``dwise#`` (NaN where the
+    error is missing or not positive, e.g. SEIP's upper limits), else NaN for every row.
+
+    Raises
+    ------
+    CatalogError
+        For an unknown target.
+    """
+    band = _target(target).counterpart[-1]
+    col = f"w{band}snr"
+    if col in df.columns:
+        return pd.to_numeric(df[col], errors="coerce").astype(float)
+    f, e = f"wise{band}", f"dwise{band}"
+    if f in df.columns and e in df.columns:
+        flux = pd.to_numeric(df[f], errors="coerce").astype(float)
+        err = pd.to_numeric(df[e], errors="coerce").astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (flux / err).where(err > 0)
+    return pd.Series(np.nan, index=df.index)
+
+
+def snr_bin_label(lo: float, hi: float, name: str = "SNR") -> str:
+    """Text of the SNR bin ``[lo, hi)`` of :data:`SNR_BINS`, e.g. ``"2 <= w4snr < 3"``.
+
+    Examples
+    --------
+    >>> [snr_bin_label(lo, hi) for lo, hi in SNR_BINS][::3]
+    ['SNR < 2', 'SNR >= 10']
+    """
+    if np.isinf(lo):
+        return f"{name} < {hi:g}"
+    if np.isinf(hi):
+        return f"{name} >= {lo:g}"
+    return f"{lo:g} <= {name} < {hi:g}"
+
+
+def snr_bin_mask(snr, lo: float, hi: float, *, missing_in_lowest: bool = False) -> np.ndarray:
+    """Rows whose SNR lies in ``[lo, hi)`` (a bin of :data:`SNR_BINS`).
+
+    Parameters
+    ----------
+    snr : array-like of float
+    lo, hi : float
+        Bin edges; ``lo = -inf`` is the lowest bin.
+    missing_in_lowest : bool, default False
+        Put rows without an SNR (NaN) in the lowest bin, as upper limits (the quality-cut
+        figure does); by default they are in no bin.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    x = np.asarray(snr, dtype=float)
+    with np.errstate(invalid="ignore"):
+        if missing_in_lowest and not np.isfinite(lo):
+            return ~(x >= hi)
+        return (x >= lo) & (x < hi)
 
 
 def quality_cut_counts(df: pd.DataFrame, target) -> pd.DataFrame:
@@ -237,27 +351,23 @@ def quality_cut_counts(df: pd.DataFrame, target) -> pd.DataFrame:
         ``cc_flags`` or the ``w#snr`` column is missing.
     """
     t = _target(target)
-    snr_col = f"w{t.counterpart[-1]}snr"
-    _require(df, [t.column, "wise4", "ext_flg", "cc_flags", snr_col], f"quality cuts for {t.key!r}")
+    snr_col = snr_column(t)
+    _require(df, [t.column, "wise4", *CLEAN_FLAG_COLUMNS, snr_col], f"quality cuts for {t.key!r}")
     lab = labelled_mask(df, t).to_numpy()
     unclean = unclean_mask(df).to_numpy() & lab
     clean = clean_mask(df).to_numpy() & lab
     snr = pd.to_numeric(df[snr_col], errors="coerce").astype(float).to_numpy()
-    cuts = {
-        "unclean": unclean,
-        "clean": clean,
-        f"clean & {snr_col} >= 2": clean & (snr >= 2.0),
-    }
-    for lo, hi in _SNR_BINS:
-        if np.isinf(lo):
-            name = f"clean & {snr_col} < {hi:g}"
-        elif np.isinf(hi):
-            name = f"clean & {snr_col} >= {lo:g}"
-        else:
-            name = f"clean & {lo:g} <= {snr_col} < {hi:g}"
-        cuts[name] = clean & (snr >= lo) & (snr < hi)
+    lowest = SNR_THRESHOLDS[0]
+    with np.errstate(invalid="ignore"):
+        cuts = {
+            UNCLEAN: unclean,
+            CLEAN: clean,
+            f"{CLEAN} & {snr_col} >= {lowest:g}": clean & (snr >= lowest),
+        }
+    for lo, hi in SNR_BINS:
+        cuts[f"{CLEAN} & {snr_bin_label(lo, hi, snr_col)}"] = clean & snr_bin_mask(snr, lo, hi)
     n = {k: int(v.sum()) for k, v in cuts.items()}
-    n_unclean, n_clean = n["unclean"], n["clean"]
+    n_unclean, n_clean = n[UNCLEAN], n[CLEAN]
     out = pd.DataFrame(
         {
             "n_labelled": n,

@@ -27,11 +27,11 @@ from matplotlib.axes import Axes
 from .plots import (
     COLORS,
     UNIT_SCALE,
-    _check_unit,
-    _new_ax,
-    _unit_tex,
+    check_unit,
+    new_axes,
     readable_log_ticks,
     style_context,
+    unit_tex,
 )
 from .schema import BANDS, ID_COLUMN, STATUS_OK, TARGETS, get_target, output_columns
 
@@ -59,7 +59,8 @@ def _as_row(row) -> pd.Series:
         return pd.Series(dict(row))
     if isinstance(row, pd.Series):
         return row
-    raise TypeError(f"row must be a pandas Series, a one-row DataFrame or a mapping; got {type(row)}")
+    raise TypeError(
+        f"row must be a pandas Series, a one-row DataFrame or a mapping; got {type(row)}")
 
 
 def _ident(row: pd.Series) -> str:
@@ -189,7 +190,7 @@ def plot_sed(
         are one errorbar container whose data line has ``gid`` = the instrument; predictions
         have ``gid="predicted"``.
     """
-    _check_unit(unit)
+    check_unit(unit)
     r = _as_row(row)
     scale = UNIT_SCALE[unit]
     table = sed_table(r)
@@ -200,7 +201,7 @@ def plot_sed(
             f"({[b.column for b in BANDS.values()]}) and no prediction: nothing to draw"
         )
     with style_context():
-        ax = _new_ax(ax, (7.2, 4.4))
+        ax = new_axes(ax, figsize=(7.2, 4.4))
         for inst, part in table.groupby("instrument", sort=False):
             st = INSTRUMENT_STYLE[inst]
             f = part["flux_ujy"].to_numpy() / scale
@@ -237,7 +238,7 @@ def plot_sed(
         # Room above and below so the brightest and faintest markers are not cut in half.
         ax.margins(y=0.12)
         ax.set_xlabel("Wavelength [$\\mu$m]")
-        ax.set_ylabel(f"Flux density $F_\\nu$ [{_unit_tex(unit)}]")
+        ax.set_ylabel(f"Flux density $F_\\nu$ [{unit_tex(unit)}]")
         ax.set_xlim(0.4, 35)
         ax.set_xticks([0.5, 1, 2, 5, 10, 20, 30], ["0.5", "1", "2", "5", "10", "20", "30"])
         ax.tick_params(axis="x", which="minor", labelbottom=False)
@@ -295,7 +296,7 @@ def pick_sed_sources(
     elif len(groups[0]) == 0:
         want = [0, n]
     chosen: list = []
-    for idx, k in zip(groups, want):
+    for idx, k in zip(groups, want, strict=True):
         if k == 0 or len(idx) == 0:
             continue
         pred = pd.to_numeric(predictions.loc[idx, cols["pred"]], errors="coerce")

@@ -16,12 +16,18 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ModelError
+from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, SAMPLES, has_clean_flags
 from ..schema import get_target
 from .app import app
 
 __all__ = ["evaluate", "resolve_sample", "train"]
 
-_CLEAN_COLUMNS = ("ext_flg", "cc_flags")
+#: Help of the --sample option of train and evaluate.
+_SAMPLE_HELP = (f"{', '.join(SAMPLES[:-1])} or {SAMPLES[-1]} (default: {CLEAN} if the table "
+                f"has {'/'.join(CLEAN_FLAG_COLUMNS)}).")
+_FEATURE_SET_HELP = "Default: richest available."
+_FORM_HELP = ("ratio (default: learn the correction to the WISE counterpart) or paper "
+              "(log flux).")
 
 
 def _console() -> Console:
@@ -42,14 +48,14 @@ def resolve_sample(df: pd.DataFrame, sample: str | None, console: Console | None
     flags that define it (``ext_flg``, ``cc_flags``) and "all" otherwise, with a note."""
     if sample is not None:
         return sample
-    if all(c in df.columns for c in _CLEAN_COLUMNS):
-        return "clean"
+    if has_clean_flags(df):
+        return CLEAN
     if console is not None:
         console.print(
-            f"note: the table has no {list(_CLEAN_COLUMNS)} columns, so there is no "
-            "clean/unclean split; using every row (sample 'all')"
+            f"note: the table has no {list(CLEAN_FLAG_COLUMNS)} columns, so there is no "
+            f"clean/unclean split; using every row (sample {ALL!r})"
         )
-    return "all"
+    return ALL
 
 
 def _regressor_options(n_estimators: int | None, select_features: bool) -> dict:
@@ -105,12 +111,10 @@ def train(
     data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
     target: str = typer.Option(..., "--target", help="mips1 or irac4."),
     out: Path = typer.Option(..., "--out", help="Model file to write (skops)."),
-    sample: str | None = typer.Option(
-        None, "--sample",
-        help="clean, unclean or all (default: clean if the table has ext_flg/cc_flags)."),
+    sample: str | None = typer.Option(None, "--sample", help=_SAMPLE_HELP),
     preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
-    feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
-    form: str | None = typer.Option(None, "--form", help="ratio (default: learn the correction to the WISE counterpart) or paper (log flux)."),
+    feature_set: str | None = typer.Option(None, "--feature-set", help=_FEATURE_SET_HELP),
+    form: str | None = typer.Option(None, "--form", help=_FORM_HELP),
     interval_method: str = typer.Option(
         "conformal", "--interval-method", help="conformal, tree_sem or qrf."),
     n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
@@ -169,17 +173,15 @@ def _coverage_table(cov, cv: int) -> Table:
 def evaluate(
     data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
     target: str = typer.Option(..., "--target", help="mips1 or irac4."),
-    sample: str | None = typer.Option(
-        None, "--sample",
-        help="clean, unclean or all (default: clean if the table has ext_flg/cc_flags)."),
+    sample: str | None = typer.Option(None, "--sample", help=_SAMPLE_HELP),
     cv: int | None = typer.Option(
         None, "--cv", help="Cross-validation folds (default: the preset's, fast 5, paper 10)."),
     preset: str = typer.Option(
         "fast", "--preset",
         help="Study preset, the same as reproduce's: fast (successive-halving search, at most "
              "3000 labelled rows), paper (1000 x 10-fold search, every row) or none."),
-    feature_set: str | None = typer.Option(None, "--feature-set", help="Default: richest available."),
-    form: str | None = typer.Option(None, "--form", help="ratio (default: learn the correction to the WISE counterpart) or paper (log flux)."),
+    feature_set: str | None = typer.Option(None, "--feature-set", help=_FEATURE_SET_HELP),
+    form: str | None = typer.Option(None, "--form", help=_FORM_HELP),
     intervals: bool = typer.Option(
         False, "--intervals",
         help="Also measure cross-validated interval coverage (tree_sem, conformal, qrf)."),
@@ -192,24 +194,26 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", help="Write the metrics table as CSV."),
 ) -> None:
     """Score ET, LR and the raw WISE estimate (cross-validation and test split)."""
-    from ..evaluation import cap_labelled, evaluate_intervals, study_preset
-    from ..evaluation import evaluate as run_evaluate
+    from ..study import cap_step, evaluate_step, intervals_step, study_settings
 
     console = _console()
     t = _target(target)
-    cfg = study_preset(preset)
-    cv = cfg["cv"] if cv is None else cv
+    settings = study_settings(preset, cv=cv)
+    cv = settings["cv"]
     df = _load(data, random_state, console, t)
     sample = resolve_sample(df, sample, console)
-    df, cap_note = cap_labelled(df, t, cfg["max_labelled"], random_state)
+    # The steps of wise2spitzer.study.run_evaluation, one at a time so each result is
+    # printed as soon as it is known.
+    df, cap_note = cap_step(df, target=t, settings=settings, random_state=random_state)
     if cap_note:
         console.print(f"note: {cap_note}")
-    extra = {**cfg["regressor_params"], **_regressor_options(n_estimators, select_features)}
+    extra = {**settings["regressor_params"],
+             **_regressor_options(n_estimators, select_features)}
     with _status(console, f"evaluating {t.key} on {data}") as progress:
-        table = run_evaluate(df, target=t, sample=sample, cv=cv, preset=cfg["tuning"],
-                             random_state=random_state, interval=intervals,
-                             feature_set=feature_set, form=form, n_jobs=n_jobs,
-                             progress=progress, **extra)
+        table = evaluate_step(df, target=t, sample=sample, settings=settings,
+                              random_state=random_state, interval=intervals,
+                              feature_set=feature_set, form=form, n_jobs=n_jobs,
+                              progress=progress, **extra)
     console.print(_metrics_table(
         table, f"{t.label}, sample {sample!r}, feature set {table['feature_set'].iloc[0]!r}: "
                "R2/MAE/RMSE/MAPE on log10 flux"))
@@ -220,12 +224,10 @@ def evaluate(
     if intervals:
         # The model whose intervals are measured is the one scored above: the search ran
         # once inside evaluate and its choice (trees, leaves, features) is reused per fold.
-        tuned = {**extra, **table.attrs.get("tuned_params", {})}
         with _status(console, f"{cv}-fold interval coverage") as progress:
-            cov = evaluate_intervals(df, target=t, sample=sample, cv=cv, preset="none",
-                                     feature_set=table["feature_set"].iloc[0], form=form,
-                                     random_state=random_state, n_jobs=n_jobs,
-                                     progress=progress, **tuned)
+            cov = intervals_step(df, target=t, sample=sample, metrics=table,
+                                 regressor_params=extra, cv=cv, form=form,
+                                 random_state=random_state, n_jobs=n_jobs, progress=progress)
         console.print(_coverage_table(cov, cv))
         if out is not None:
             cov_path = out.with_name(out.stem + "_coverage.csv")

@@ -152,15 +152,15 @@ def cuts(
     """The WISE quality-cut analysis alone (paper Appendix A): counts per cut and the figure."""
     import pandas as pd
 
-    from ..report import _describe_data, _load, quality_cut_analysis
+    from ..report import describe_data, load_study_data, quality_cut_analysis
     from ..schema import get_target
 
     try:
         t = get_target(target)
     except ValueError as exc:
         raise ModelError(f"--target: {exc}") from exc
-    df, kind, _ = _load(data, None, random_state)
-    _, note, _ = _describe_data(kind, data, df, random_state)
+    df, kind, _ = load_study_data(data, random_state=random_state)
+    _, note, _ = describe_data(kind, data=data, df=df, random_state=random_state)
     paths = quality_cut_analysis(df, out=out, target=t, data_note=note)
     table = pd.read_csv(paths["csv"])
     typer.echo(table.to_string(index=False))

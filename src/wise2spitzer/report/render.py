@@ -1,0 +1,432 @@
+"""``report.md`` and the self-contained ``report.html`` of the study.
+
+:func:`render_report` turns the study's results into a list of blocks (headings, paragraphs,
+list items, tables, figures), one function per section, then writes the blocks as Markdown
+and as HTML (figures embedded as base64 PNG, so the page needs no other file).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..samples import CLEAN, SNR_THRESHOLDS
+from ..schema import get_target, output_columns
+from . import tables
+
+if TYPE_CHECKING:
+    from .pipeline import ReproduceResult
+
+__all__ = ["ReportInputs", "findings", "form_findings", "render_report", "to_html",
+           "to_markdown"]
+
+Block = tuple
+
+_TITLE = "wise2spitzer: reproduction of Fonseca-Bonilla et al. (2024, A&A 691, A271)"
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report shows besides :class:`ReproduceResult`'s tables.
+
+    Attributes
+    ----------
+    result : ReproduceResult
+    predicted : DataFrame
+        Every input row with the prediction columns of the targets in ``used``.
+    used : dict
+        Target key -> sample of the model that predicted it.
+    data_text, note : str
+        What the data is (:func:`~wise2spitzer.report.data.describe_data`).
+    figs : list of (Path, str)
+        Figure PNGs and their captions, in report order.
+    kind, preset : str
+    quick : bool
+    settings : dict
+        :func:`wise2spitzer.study.study_settings` of the run.
+    random_state : int or None
+    quality : dict
+        Target key -> :func:`~.tables.quality_cut_table`.
+    snr_table : DataFrame or None
+        :func:`~.tables.snr_bin_table`.
+    forms : DataFrame
+        Scores of both target forms (empty when not compared).
+    """
+
+    result: ReproduceResult
+    predicted: pd.DataFrame
+    used: dict[str, str]
+    data_text: str
+    note: str
+    figs: list[tuple[Path, str]]
+    kind: str
+    preset: str
+    quick: bool
+    settings: dict[str, Any]
+    random_state: Any
+    quality: dict[str, pd.DataFrame] = field(default_factory=dict)
+    snr_table: pd.DataFrame | None = None
+    forms: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def tag(self) -> str:
+        """Prefix of every caption and table paragraph ("Simulated data. " or "")."""
+        return "Simulated data. " if self.result.simulated else ""
+
+
+# -------------------------------------------------------------------------- findings
+def findings(metrics: pd.DataFrame, coverage: pd.DataFrame, *, simulated: bool) -> list[str]:
+    """Plain-language statements read off the tables (no number is invented here)."""
+    out = []
+    pre = "On this simulated catalogue, " if simulated else ""
+    for (tk, s), g in metrics.groupby(["target", "sample"], sort=False):
+        cv = g[g["split"] == "cv"].set_index("model")
+        te = g[g["split"] == "test"].set_index("model")
+        if not {"ET", "raw WISE"} <= set(cv.index) & set(te.index):
+            continue
+        band = get_target(tk).band
+
+        def r2(model, cv=cv, te=te):
+            return (f"R2 = {cv.loc[model, 'r2']:.3f} ± {cv.loc[model, 'r2_std']:.3f} (cv), "
+                    f"{te.loc[model, 'r2']:.3f} (test)")
+
+        # The verdict uses the cross-validated mean, steadier than one test split; a
+        # difference within the fold-to-fold spread is called comparable.
+        diff = cv.loc["ET", "r2"] - cv.loc["raw WISE", "r2"]
+        spread = max(cv.loc["ET", "r2_std"], cv.loc["raw WISE", "r2_std"])
+        verdict = ("comparable to" if abs(diff) <= spread else
+                   "better than" if diff > 0 else "worse than")
+        txt = (f"{pre}{band}, {s} sample ({int(te.loc['ET', 'n_train'])} training / "
+               f"{int(te.loc['ET', 'n_test'])} test rows): ET {r2('ET')}, MAE "
+               f"{te.loc['ET', 'mae']:.3f} dex (test), is {verdict} the raw WISE estimate "
+               f"({r2('raw WISE')}, MAE {te.loc['raw WISE', 'mae']:.3f} dex)")
+        if "LR" in cv.index:
+            txt += f"; linear model {r2('LR')}"
+        out.append(txt + ".")
+    if not coverage.empty:
+        out.extend(_coverage_findings(coverage, pre))
+    return out
+
+
+def _coverage_findings(coverage: pd.DataFrame, pre: str) -> list[str]:
+    out = []
+    c = coverage[(coverage["bin"] == "all") & (coverage["reference"] == "observed")
+                 & np.isclose(coverage["confidence"], 0.95)]
+    for m, g in c.groupby("method", sort=False):
+        lo, hi = g["coverage"].min(), g["coverage"].max()
+        rng = f"{lo:.3f}" if np.isclose(lo, hi) else f"{lo:.3f}-{hi:.3f}"
+        verdict = ("close to nominal" if lo >= 0.90 and hi <= 0.99 else
+                   "far below nominal: do not trust these intervals" if hi < 0.8 else
+                   "below nominal" if lo < 0.90 else "above nominal (conservative)")
+        q = coverage[(coverage["bin"] != "all") & (coverage["reference"] == "observed")
+                     & np.isclose(coverage["confidence"], 0.95)
+                     & (coverage["method"] == m)]["coverage"]
+        by_q = (f"; per quartile of observed flux {q.min():.3f}-{q.max():.3f}"
+                if len(q) else "")
+        out.append(f"{pre}95% intervals of method '{m}' cover {rng} of held-out rows "
+                   f"({verdict}){by_q}.")
+    return out
+
+
+def form_findings(forms: pd.DataFrame) -> list[str]:
+    """One sentence per target: the cross-validated R2 of ET with each target form."""
+    out = []
+    if forms.empty:
+        return out
+    et = forms[(forms["model"] == "ET") & (forms["split"] == "cv")]
+    for (tk, s), g in et.groupby(["target", "sample"], sort=False):
+        by = g.set_index("form")
+        if not {"paper", "ratio"} <= set(by.index):
+            continue
+        p, r = by.loc["paper"], by.loc["ratio"]
+        diff, spread = r["r2"] - p["r2"], max(p["r2_std"], r["r2_std"])
+        verdict = ("comparable (within the fold-to-fold spread)" if abs(diff) <= spread else
+                   "the ratio form is better" if diff > 0 else "the paper's form is better")
+        out.append(f"{get_target(tk).band} ({s}): ET learning log flux (paper) reaches "
+                   f"R2 = {p['r2']:.3f} ± {p['r2_std']:.3f} (cv), learning log(Spitzer / WISE) "
+                   f"{r['r2']:.3f} ± {r['r2_std']:.3f}: {verdict}.")
+    return out
+
+
+# -------------------------------------------------------------------------- sections
+def _intro(r: ReportInputs) -> list[Block]:
+    res = r.result
+    blocks: list[Block] = [("h1", _TITLE + (" — SIMULATED DATA" if res.simulated else ""))]
+    blocks.append(("p", r.data_text))
+    form = str(res.metrics["form"].iloc[0]) if "form" in res.metrics else "paper"
+    learns = ("log10 of the Spitzer flux (the paper's form)" if form == "paper" else
+              "log10 of the Spitzer flux over its WISE counterpart (form 'ratio', the "
+              "package default; the paper's log-flux form is compared below)")
+    blocks.append(("p", (
+        "The method: learn the WISE -> Spitzer relation (MIPS1 24 um from W4 and the other WISE "
+        "bands, IRAC4 8 um from W3...) on sources observed by both, with ExtraTrees learning "
+        f"{learns} after a Yeo-Johnson transform and Boruta feature selection, and predict "
+        "Spitzer-quality fluxes with intervals for WISE-only sources inside the convex hull "
+        "of the training rows in log W1..W4.")))
+    return blocks
+
+
+def _meaning(r: ReportInputs) -> list[Block]:
+    res = r.result
+    blocks: list[Block] = [("h2", "What it means")]
+    for f in findings(res.metrics, res.coverage, simulated=res.simulated):
+        blocks.append(("li", f))
+    pre = "On this simulated catalogue, " if res.simulated else ""
+    for f in form_findings(r.forms):
+        blocks.append(("li", pre + (f[0].lower() + f[1:] if pre and f[:2] != f[:2].upper()
+                                    else f)))
+    lowest = f"SNR >= {SNR_THRESHOLDS[0]:g}"
+    for tk, table in r.quality.items():
+        rows = table[table["cut"].str.contains(lowest, regex=False)]
+        base = table[~table["n_predictable"].isna()]
+        if len(rows) and len(base):
+            row, b = rows.iloc[0], base.iloc[0]
+            text = (f"{pre}a plain '{row['cut']}' cut keeps {int(row['n_kept']):,} rows with a "
+                    f"{get_target(tk).counterpart_band} flux; the {get_target(tk).band} model "
+                    f"predicts {int(b['n_predictable']):,} rows of the {b['cut']} sample "
+                    "(those inside its applicability domain, whatever their WISE SNR).")
+            blocks.append(("li", text[0].upper() + text[1:]))
+    for n in res.notes:
+        blocks.append(("li", f"Note: {n.rstrip('.')}."))
+    return blocks
+
+
+def _samples(r: ReportInputs) -> list[Block]:
+    res = r.result
+    return [
+        ("h2", "Samples (paper Fig. 2)" + r.note),
+        ("p", (
+            f"{r.tag}Rows at each step: all rows -> "
+            + ("unclean (every row with W4) -> clean (cc_flags = '0000' and ext_flg = 0) -> "
+               if CLEAN in res.samples else "sample 'all' (no clean/unclean flags) -> ")
+            + "labelled (Spitzer flux measured) / unlabelled -> unlabelled inside the convex "
+              "hull of the model's training rows (the rows the model can predict).")),
+        ("table", tables.flow_table(res.counts, simulated=res.simulated,
+                                    n_rows=int(res.counts["n"].iloc[0]))),
+    ]
+
+
+def _scores(r: ReportInputs) -> list[Block]:
+    blocks: list[Block] = [("h2", "Scores (paper Table 2)" + r.note)]
+    blocks.append(("p", (
+        f"{r.tag}Labelled rows of each sample split 80/20; {r.settings['cv']}-fold "
+        "cross-validation on the 80% (mean ± std over folds) and one fit scored on the 20% it "
+        "never saw. Scores on log10 flux (MAE, RMSE in dex; MAPE of log10 flux as a fraction, "
+        "the paper's convention) and MAPE of the flux itself. 'raw WISE' is the counterpart "
+        "WISE flux rescaled by the ratio of Vega zero points. Full table: metrics.csv.")))
+    blocks.append(("table", tables.metrics_table(r.result.metrics)))
+    if r.forms.empty:
+        return blocks
+    blocks.append(("h2", "Target form: log flux (paper) or log(Spitzer / WISE)" + r.note))
+    blocks.append(("p", (
+        f"{r.tag}The same rows, folds and seed with the two target forms of the regressor: "
+        "'paper' learns log10 of the Spitzer flux, as Fonseca-Bonilla et al. (2024); "
+        "'ratio' learns log10 of the Spitzer flux over its WISE counterpart (W4 for "
+        "MIPS1, W3 for IRAC4), i.e. the correction to WISE. Full table: "
+        "form_comparison.csv.")))
+    ft = r.forms.copy()
+    ft["target"] = [get_target(x).band for x in ft["target"]]
+    cols = ["target", "sample", "form", "model", "split", "r2", "r2_std", "mae", "rmse"]
+    blocks.append(("table", ft[[c for c in cols if c in ft.columns]]))
+    return blocks
+
+
+def _intervals(r: ReportInputs) -> list[Block]:
+    coverage = r.result.coverage
+    if coverage.empty:
+        return []
+    return [
+        ("h2", "Prediction intervals" + r.note),
+        ("p", (
+            f"{r.tag}Empirical coverage (fraction of held-out rows inside the interval) and "
+            "mean width in dex, per method and nominal confidence. Intervals are out of fold: "
+            "every labelled row is predicted once by a model that did not see it "
+            f"({tables.n_folds(coverage)}-fold cross-validation, folds pooled). Every "
+            "confidence and bin: interval_coverage.csv.")),
+        ("table", tables.coverage_table(coverage)),
+        ("p", (
+            f"{r.tag}Coverage of the 95% intervals per quartile of the reference flux (Q1 "
+            "faintest): faint sources are where a wrong interval makes a false infrared "
+            "excess.")),
+        ("table", tables.quartile_table(coverage)),
+    ]
+
+
+def _predictions(r: ReportInputs) -> list[Block]:
+    if not r.used:
+        return []
+    return [
+        ("h2", "Predictions" + r.note),
+        ("p", (
+            f"{r.tag}Every input row is in predictions.parquet with "
+            + ", ".join(f"{c}" for tk in r.used for c in output_columns(tk).values())
+            + " appended (uJy; 95% conformal interval). Status of the rows:")),
+        ("table", tables.status_table(r.predicted, used=r.used)),
+    ]
+
+
+def _figures(r: ReportInputs) -> list[Block]:
+    blocks: list[Block] = [("h2", "Figures" + r.note)]
+    for i, (path, caption) in enumerate(r.figs, start=1):
+        blocks.append(("figure", path, f"Figure {i}. {r.tag}{caption}"))
+    for tk, table in r.quality.items():
+        blocks.append(("h3", f"Quality cuts, {get_target(tk).band}" + r.note))
+        blocks.append(("p", (f"{r.tag}n_kept: rows with a {get_target(tk).counterpart_band} "
+                       "flux that pass the cut; n_labelled: of those, rows with the Spitzer "
+                       "flux; n_predictable: of those, rows the clean-sample model predicts.")))
+        blocks.append(("table", table))
+    if r.snr_table is not None:
+        blocks.append(("h3", "W4 SNR of the labelled clean MIPS1 rows" + r.note))
+        blocks.append(("p", (f"{r.tag}Fractions of the labelled clean MIPS1 rows per W4 SNR "
+                       "bin (samples.quality_cut_counts), next to the paper's (Appendix A).")))
+        blocks.append(("table", r.snr_table))
+    return blocks
+
+
+def _run(r: ReportInputs) -> list[Block]:
+    from .. import __version__
+
+    res, cfg = r.result, r.settings
+    return [
+        ("h2", "Run"),
+        ("p", (
+            f"wise2spitzer {__version__}; data {res.data!r} ({r.kind}); preset {r.preset!r}"
+            f"{' (quick)' if r.quick else ''}: hyper-parameter search {cfg['tuning']!r}, "
+            f"{cfg['cv']}-fold CV, learning curves {cfg['lc_cv']}-fold; random_state "
+            f"{r.random_state}; samples {res.samples}; wall time {res.elapsed_s:.0f} s.")),
+        ("p", (
+            "metrics.csv holds exactly what `wise2spitzer evaluate --data ... --target ... "
+            f"--sample ... --preset {r.preset} --random-state {r.random_state}` prints for "
+            "each target and sample (both read the same preset table, "
+            "`wise2spitzer.evaluation.STUDY_PRESETS`)"
+            + (" when run with --quick's settings, which the CLI does not expose"
+               if r.quick else "")
+            + ".")),
+        ("p", "Files: " + ", ".join(
+            str(p.relative_to(res.out)) for p in res.files.values()
+            if p.is_relative_to(res.out))),
+    ]
+
+
+def render_report(r: ReportInputs) -> tuple[str, str]:
+    """The report as (Markdown, self-contained HTML)."""
+    blocks: list[Block] = []
+    for section in (_intro, _meaning, _samples, _scores, _intervals, _predictions, _figures,
+                    _run):
+        blocks.extend(section(r))
+    title = _TITLE + (" (simulated data)" if r.result.simulated else "")
+    return to_markdown(blocks, out=r.result.out), to_html(blocks, title=title)
+
+
+# ------------------------------------------------------------------------ Markdown / HTML
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or v is pd.NA:
+        return ""
+    if isinstance(v, float | np.floating):
+        return "" if not np.isfinite(v) else f"{v:.{digits}f}"
+    if isinstance(v, int | np.integer):
+        return f"{int(v):,}"
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            "</table></div>")
+
+
+def to_markdown(blocks: list[Block], *, out: Path) -> str:
+    """The blocks as Markdown; figure paths relative to ``out`` (the report's directory)."""
+    parts = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h1":
+            parts.append(f"# {b[1]}")
+        elif kind == "h2":
+            parts.append(f"## {b[1]}")
+        elif kind == "h3":
+            parts.append(f"### {b[1]}")
+        elif kind == "p":
+            parts.append(b[1])
+        elif kind == "li":
+            parts.append(f"- {b[1]}")
+        elif kind == "table":
+            parts.append(_md_table(b[1]))
+        elif kind == "figure":
+            rel = b[1].relative_to(out).as_posix() if b[1].is_relative_to(out) else str(b[1])
+            parts.append(f"![{b[2][:60]}]({rel})\n\n*{b[2]}*")
+    return "\n\n".join(parts).replace("\n\n- ", "\n- ") + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1280px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}
+figure{margin:1.2em 0}figure img{max-width:min(100%,900px);height:auto;border:1px solid #eee}
+.scroll{overflow-x:auto}
+figcaption{font-size:.9em;color:#444}
+.banner{background:#fff3cd;border:1px solid #e0c36a;padding:.6em .8em}
+"""
+
+
+def to_html(blocks: list[Block], *, title: str) -> str:
+    """The blocks as one HTML page with the figures embedded (no external file or link)."""
+    parts = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>")]
+    in_list = False
+    for b in blocks:
+        kind = b[0]
+        if kind != "li" and in_list:
+            parts.append("</ul>")
+            in_list = False
+        if kind in ("h1", "h2", "h3"):
+            parts.append(f"<{kind}>{html.escape(b[1])}</{kind}>")
+        elif kind == "p":
+            text = html.escape(b[1])
+            text = _bold(text)
+            cls = " class='banner'" if "SIMULATED DATA." in b[1] else ""
+            parts.append(f"<p{cls}>{text}</p>")
+        elif kind == "li":
+            if not in_list:
+                parts.append("<ul>")
+                in_list = True
+            parts.append(f"<li>{html.escape(b[1])}</li>")
+        elif kind == "table":
+            parts.append(_html_table(b[1]))
+        elif kind == "figure":
+            data = base64.b64encode(Path(b[1]).read_bytes()).decode("ascii")
+            parts.append(f"<figure><img alt='{html.escape(b[2][:80])}' "
+                         f"src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{html.escape(b[2])}</figcaption></figure>")
+    if in_list:
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _bold(text: str) -> str:
+    # The data paragraph marks its first words **bold** (Markdown); render them in HTML too.
+    while text.count("**") >= 2:
+        text = text.replace("**", "<strong>", 1).replace("**", "</strong>", 1)
+    return text.replace("`", "")
