@@ -134,6 +134,17 @@ def test_the_new_method_reaches_the_catalogue(toy, sim):
     pd.testing.assert_frame_equal(fast, out)
 
 
+def test_the_coverage_tables_accept_the_new_method(toy, sim):
+    from wise2spitzer.evaluation import TABLE_INTERVAL_METHODS, evaluate_intervals
+
+    assert TABLE_INTERVAL_METHODS == ("tree_sem", "conformal", "qrf")
+    cov = evaluate_intervals(sim, target="mips1", methods=("toy", "conformal"),
+                             confidences=(0.9,), feature_set="paper", n_estimators=15,
+                             select_features=False)
+    assert list(dict.fromkeys(cov["method"])) == ["toy", "conformal"]
+    assert cov["coverage"].between(0, 1).all()
+
+
 def test_a_forest_only_method_is_refused_by_the_linear_baseline():
     message = r"'tree_sem' needs a forest; .*interval_method='conformal' \(or 'all'\)"
     with pytest.raises(ModelError, match=message):

@@ -81,13 +81,13 @@ MODELS: tuple[str, ...] = ("ET", "LR", "raw WISE")
 _PAPER_INTERVAL = "tree_sem"
 
 
-def table_interval_methods() -> tuple[str, ...]:
-    """The registered interval methods in the order tables list them.
+def table_interval_methods(names: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Interval methods in the order tables list them: the paper's ``tree_sem`` first.
 
-    The paper's ``tree_sem`` first, then the others in registry order
-    (:func:`wise2spitzer.model.interval_method_names`).
+    The others follow in the order of ``names`` (default: every registered method, in
+    registry order, :func:`wise2spitzer.model.interval_method_names`).
     """
-    names = interval_method_names()
+    names = interval_method_names() if names is None else tuple(names)
     return tuple(m for m in names if m == _PAPER_INTERVAL) + tuple(
         m for m in names if m != _PAPER_INTERVAL
     )
@@ -95,7 +95,7 @@ def table_interval_methods() -> tuple[str, ...]:
 
 #: The built-in interval methods in table order: what :func:`evaluate_intervals` and
 #: :func:`wise2spitzer.excess.false_excess_rate` score by default.
-TABLE_INTERVAL_METHODS: tuple[str, ...] = table_interval_methods()
+TABLE_INTERVAL_METHODS: tuple[str, ...] = table_interval_methods(INTERVAL_METHODS)
 
 
 def check_interval_methods(methods: Sequence[str]) -> None:
