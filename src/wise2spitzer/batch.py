@@ -54,8 +54,9 @@ from .catalog.surveys import (
 )
 from .errors import CatalogError, ModelError
 
-# One rule for both paths: the model's tree moments and interval bounds.
-from .model import _MIN_HALF_WIDTH_DEX, conformal_bounds, tree_moments
+# One rule for both paths: the model's tree moments and its interval methods' bounds.
+from .model import get_interval_method, tree_moments
+from .model.lean import LEAN_CANDIDATES, LeanForestResult, lean_forest
 from .schema import STATUS_OK, STATUSES, output_columns
 
 __all__ = [
@@ -286,17 +287,8 @@ class FastPredictor:
         trees = reg.pipeline_[-1].estimators_
         mu, sigma = tree_moments(trees, Xt, n_jobs=self.n_jobs, check_input=False)
         log_pred = mu + offset
-        if method == "tree_sem":
-            from scipy.stats import norm
-
-            half = norm.ppf(0.5 + confidence / 2) * sigma / np.sqrt(len(trees))
-            half = np.maximum(half, _MIN_HALF_WIDTH_DEX)
-            bounds = np.column_stack([log_pred - half, log_pred + half])
-        else:
-            # The model's own quantiles and bound rule: the two paths cannot drift apart.
-            bins = np.digitize(log_pred, reg.conformal_bin_edges_)
-            q = reg.conformal_quantiles(confidence)[bins]
-            bounds = conformal_bounds(log_pred, q, sigma + reg.sigma_floor_)
+        # The interval method's own bound rule: the two paths cannot drift apart.
+        bounds = get_interval_method(method).bounds_log(reg, Xt, offset, mu, sigma, confidence)
         return (
             np.power(10.0, log_pred),
             np.power(10.0, bounds[:, 0]),
@@ -407,149 +399,6 @@ class FastHull:
             keep[rows] = (dist <= tol).all(axis=1)
         inside[idx] = keep
         return inside
-
-
-#: Leaner forests tried by :func:`lean_forest`: (n_estimators, min_samples_leaf, max_depth).
-LEAN_CANDIDATES: tuple[tuple[int, int, int | None], ...] = (
-    (200, 1, None),
-    (100, 1, None),
-    (100, 3, None),
-    (60, 3, None),
-    (50, 5, None),
-    (30, 5, None),
-)
-
-
-@dataclass
-class LeanForestResult:
-    """Outcome of :func:`lean_forest`.
-
-    Attributes
-    ----------
-    predictor : SpitzerPredictor
-        The chosen predictor (the reference itself when no leaner forest is accurate enough).
-    table : DataFrame
-        One row per forest tried (the reference first): ``n_estimators``,
-        ``min_samples_leaf``, ``max_depth``, ``r2`` (test split), ``delta_r2`` (vs the
-        reference), ``interval_coverage``, ``rows_per_s`` (fast path on ``df``, per second
-        of CPU time of one thread),
-        ``speedup`` (vs the reference), ``accepted`` and ``chosen``.
-    """
-
-    predictor: Any
-    table: pd.DataFrame
-
-
-def lean_forest(
-    predictor: Any,
-    df: pd.DataFrame,
-    *,
-    candidates: tuple[tuple[int, int, int | None], ...] = LEAN_CANDIDATES,
-    max_r2_loss: float = 0.002,
-    test_size: float = 0.2,
-    random_state: int | None = 0,
-    n_jobs: int = 1,
-) -> LeanForestResult:
-    """Pick the fastest forest whose test R2 is within ``max_r2_loss`` of ``predictor``'s.
-
-    Each candidate is a full :meth:`SpitzerPredictor.fit` on the same catalogue, target,
-    sample and feature set with the reference's other hyper-parameters (no new search), so
-    its domain and its interval calibration (conformal scores of the lean forest itself) are
-    redone; the reference is refitted the same way so that every R2 comes from the same
-    train/test split. Speed is measured with :class:`FastPredictor` on the rows of ``df``.
-
-    Parameters
-    ----------
-    predictor : SpitzerPredictor
-        The reference (e.g. the paper's 500 fully grown trees).
-    df : DataFrame
-        The training catalogue the reference was fitted on.
-    candidates : sequence of (n_estimators, min_samples_leaf, max_depth)
-        Forests to try.
-    max_r2_loss : float, default 0.002
-        Largest accepted drop of the test R2 (log10 flux).
-    test_size, random_state, n_jobs
-        Passed to :meth:`SpitzerPredictor.fit`.
-
-    Returns
-    -------
-    LeanForestResult
-
-    Raises
-    ------
-    ModelError
-        If ``predictor`` is not a fitted forest predictor or ``max_r2_loss`` is negative.
-    """
-    if not FastPredictor.supports(predictor):
-        raise ModelError(
-            "lean_forest needs a fitted SpitzerPredictor with an extratrees regressor; got "
-            f"{predictor!r}"
-        )
-    if not (np.isfinite(max_r2_loss) and max_r2_loss >= 0):
-        raise ModelError(f"max_r2_loss must be a number >= 0; got {max_r2_loss!r}")
-    if not test_size:
-        raise ModelError(f"test_size must be in (0, 1) to score the forests; got {test_size!r}")
-    ref_params = predictor.regressor.get_params(deep=False)
-    fixed = {
-        k: v
-        for k, v in ref_params.items()
-        if k not in ("counterpart", "random_state", "n_jobs", "form", "interval_method")
-    }
-
-    def refit(**forest):
-        params = {**fixed, **forest}
-        return type(predictor)().fit(
-            df,
-            target=predictor.target.key,
-            sample=predictor.sample,
-            feature_set=predictor.feature_set,
-            form=ref_params.get("form"),
-            interval_method=ref_params.get("interval_method", "conformal"),
-            preset="none",
-            random_state=random_state,
-            n_jobs=n_jobs,
-            test_size=test_size,
-            **params,
-        )
-
-    def speed(p) -> float:
-        fast = FastPredictor(p, n_jobs=n_jobs)
-        fast.predict_columns(df.iloc[:100])  # warm-up: imports and allocations
-        best = np.inf
-        # CPU time of this process, best of three: wall time on a shared machine measures
-        # the other processes as much as the forest.
-        for _ in range(3):
-            t0 = time.process_time()
-            fast.predict_columns(df)
-            best = min(best, time.process_time() - t0)
-        return len(df) / max(best, 1e-9)
-
-    rows = []
-    fitted = []
-    configs = [
-        (ref_params["n_estimators"], ref_params["min_samples_leaf"], ref_params["max_depth"])
-    ] + [tuple(c) for c in candidates]
-    for n_est, leaf, depth in configs:
-        p = refit(n_estimators=n_est, min_samples_leaf=leaf, max_depth=depth)
-        cov = (p.card.get("interval_coverage") or {}).get("coverage")
-        rows.append(
-            {
-                "n_estimators": n_est,
-                "min_samples_leaf": leaf,
-                "max_depth": depth,
-                "r2": p.card["test_metrics"]["r2"],
-                "interval_coverage": cov,
-                "rows_per_s": speed(p),
-            }
-        )
-        fitted.append(p)
-    table = pd.DataFrame(rows)
-    table["delta_r2"] = table["r2"] - table["r2"].iloc[0]
-    table["speedup"] = table["rows_per_s"] / table["rows_per_s"].iloc[0]
-    table["accepted"] = table["delta_r2"] >= -max_r2_loss
-    best = int(table.loc[table["accepted"], "rows_per_s"].idxmax())
-    table["chosen"] = table.index == best
-    return LeanForestResult(predictor=fitted[best], table=table)
 
 
 _BLAS = None

@@ -38,7 +38,18 @@ from sklearn.metrics import (
 from sklearn.model_selection import KFold, train_test_split
 
 from .errors import ModelError
-from .schema import BANDS, WISE_FLUX_COLUMNS, Target, get_target
+from .model import INTERVAL_METHODS, interval_method_names
+from .schema import BANDS, Target, get_target
+from .training import (
+    DEFAULT_FORM,
+    Progress,
+    interval_stats,
+    intervals_or_none,
+    make_regressor,
+    training_table,
+    tuned_params,
+)
+from .tuning import NO_TUNING
 
 __all__ = [
     "DEFAULT_FORM",
@@ -46,7 +57,9 @@ __all__ = [
     "METRICS",
     "MODELS",
     "STUDY_PRESETS",
+    "TABLE_INTERVAL_METHODS",
     "cap_labelled",
+    "check_interval_methods",
     "evaluate",
     "evaluate_intervals",
     "interval_coverage",
@@ -55,6 +68,7 @@ __all__ = [
     "raw_wise_estimate",
     "regression_metrics",
     "study_preset",
+    "table_interval_methods",
     "training_table",
     "tuned_params",
 ]
@@ -63,15 +77,34 @@ __all__ = [
 METRICS: tuple[str, ...] = ("mae", "rmse", "r2", "mape", "mape_linear")
 #: Model labels of :func:`evaluate`, in table order.
 MODELS: tuple[str, ...] = ("ET", "LR", "raw WISE")
-#: Target form used when ``form=None``. Learning the correction to the WISE counterpart
-#: (``"ratio"``) measured at least as well as the paper's ``log10(flux)`` on the simulated
-#: catalogue (clean and unclean, both targets, 5-fold cv and test split) and clearly better on
-#: the real Upper Sco pairs, where the paper's form loses to the raw WISE flux (MIPS1) and to
-#: the linear model (IRAC4) in cross-validation. Pass ``form="paper"`` to reproduce the paper.
-DEFAULT_FORM = "ratio"
-#: Interval methods of :meth:`~wise2spitzer.model.FluxRegressor.predict_interval`.
-INTERVAL_METHODS: tuple[str, ...] = ("tree_sem", "conformal", "qrf")
-_PRESETS = ("fast", "paper", "none")
+# The paper's interval comes first in the coverage tables.
+_PAPER_INTERVAL = "tree_sem"
+
+
+def table_interval_methods(names: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Interval methods in the order tables list them: the paper's ``tree_sem`` first.
+
+    The others follow in the order of ``names`` (default: every registered method, in
+    registry order, :func:`wise2spitzer.model.interval_method_names`).
+    """
+    names = interval_method_names() if names is None else tuple(names)
+    return tuple(m for m in names if m == _PAPER_INTERVAL) + tuple(
+        m for m in names if m != _PAPER_INTERVAL
+    )
+
+
+#: The built-in interval methods in table order: what :func:`evaluate_intervals` and
+#: :func:`wise2spitzer.excess.false_excess_rate` score by default.
+TABLE_INTERVAL_METHODS: tuple[str, ...] = table_interval_methods(INTERVAL_METHODS)
+
+
+def check_interval_methods(methods: Sequence[str]) -> None:
+    """Raise :class:`ModelError` unless every entry of ``methods`` is a registered method."""
+    known = table_interval_methods()
+    bad = [m for m in methods if m not in known]
+    if bad:
+        raise ModelError(f"methods must be among {list(known)}; got {bad}")
+
 
 #: What a study preset (``wise2spitzer evaluate`` and ``reproduce``) runs, so that both give
 #: the same numbers for the same name and seed. ``tuning`` is the preset of
@@ -125,8 +158,6 @@ def cap_labelled(df: pd.DataFrame, target, cap: int | None, random_state
     keep[drop] = False
     return df[keep], (f"{t.band}: the fast preset trains and scores on a random {cap:,} of the "
                       f"{n:,} labelled rows (seeded; --preset paper uses all of them)")
-
-Progress = Callable[[str], None] | None
 
 
 def _log10_positive(values, name: str) -> np.ndarray:
@@ -206,152 +237,6 @@ def raw_wise_estimate(df: pd.DataFrame, target: str | Target) -> pd.Series:
     return (flux.where(flux > 0) * ratio).rename(f"{t.prefix}_f_raw_wise")
 
 
-def training_table(
-    df: pd.DataFrame,
-    *,
-    target: str | Target,
-    sample: str = "clean",
-    feature_set: str | None = None,
-) -> tuple[pd.DataFrame, pd.Series, str]:
-    """Rows a model is trained and scored on: labelled rows of ``sample`` with every feature.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Catalogue in SEIP conventions.
-    target : {"mips1", "irac4"}
-    sample : {"clean", "unclean", "all"}
-    feature_set : str, optional
-        A key of :data:`~wise2spitzer.features.FEATURE_SETS`; default the richest set the
-        table supports (:func:`~wise2spitzer.features.available_feature_set`).
-
-    Returns
-    -------
-    X : pandas.DataFrame
-        Features (index of ``df`` kept).
-    y : pandas.Series
-        Target flux in uJy.
-    feature_set : str
-        The feature set used.
-
-    Raises
-    ------
-    ModelError
-        If no row is left.
-    """
-    from .features import available_feature_set, build_features
-    from .samples import labelled_mask, select_sample
-
-    t = get_target(target)
-    sub = select_sample(df, sample)
-    feature_set = available_feature_set(sub) if feature_set is None else feature_set
-    if t.column not in sub.columns:
-        raise ModelError(
-            f"target {t.key!r} needs column {t.column!r} with measured fluxes; the table lacks it"
-        )
-    sub = sub[labelled_mask(sub, t).to_numpy(dtype=bool)]
-    X = build_features(sub, feature_set)
-    flux_ok = np.ones(len(X), dtype=bool)
-    for col in WISE_FLUX_COLUMNS:
-        if col in X.columns:
-            flux_ok &= X[col].to_numpy() > 0  # 0 or negative = not measured
-    keep = flux_ok & np.isfinite(X.to_numpy(dtype=float)).all(axis=1)
-    X = X[keep]
-    y = pd.to_numeric(sub[t.column], errors="coerce").astype(float)[keep].rename(t.column)
-    if len(X) == 0:
-        raise ModelError(
-            f"no labelled {sample!r} rows with target {t.column!r} > 0 and every feature of "
-            f"{feature_set!r} measured; check the catalogue and the sample"
-        )
-    return X, y, feature_set
-
-
-def make_regressor(
-    target: str | Target,
-    *,
-    estimator: str = "extratrees",
-    form: str | None = None,
-    random_state=None,
-    n_jobs: int | None = 1,
-    **regressor_params: Any,
-):
-    """A :class:`~wise2spitzer.model.FluxRegressor` for ``target`` (counterpart set).
-
-    ``form=None`` means :data:`DEFAULT_FORM`.
-    """
-    from .model import FluxRegressor
-
-    params: dict[str, Any] = {
-        "counterpart": get_target(target).counterpart,
-        "estimator": estimator,
-        "form": DEFAULT_FORM if form is None else form,
-        "random_state": random_state,
-        "n_jobs": n_jobs,
-    }
-    params.update(regressor_params)
-    try:
-        return FluxRegressor(**params)
-    except TypeError as exc:
-        raise ModelError(f"unknown FluxRegressor parameter: {exc}") from exc
-
-
-def tuned_params(
-    X: pd.DataFrame,
-    y: pd.Series,
-    *,
-    base,
-    preset: str = "fast",
-    random_state=None,
-    n_jobs: int | None = 1,
-    progress: Progress = None,
-) -> dict[str, Any]:
-    """Hyper-parameters of ``base`` after :func:`~wise2spitzer.tuning.tune` (``{}`` for "none").
-
-    Only the parameters that differ from ``base`` are returned, so they can be applied to
-    a regressor built with other fixed parameters (e.g. another interval method). When
-    ``base`` selects features, tune runs Boruta once on ``X`` and the result fixes that
-    subset (``features=[...]``, ``select_features=False``).
-    """
-    if preset not in _PRESETS:
-        raise ModelError(f"preset must be one of {list(_PRESETS)}; got {preset!r}")
-    if preset == "none":
-        return {}
-    from .tuning import tune
-
-    if progress:
-        progress(f"tuning hyper-parameters (preset {preset!r}, {len(X)} rows)")
-    result = tune(X, y, base=base, preset=preset, random_state=random_state, n_jobs=n_jobs)
-    # tune returns (best estimator, search); a bare estimator, search or dict is accepted too.
-    if isinstance(result, tuple):
-        result = result[0]
-    if hasattr(result, "best_params_"):
-        found = dict(result.best_params_)
-    elif hasattr(result, "get_params"):
-        found = result.get_params(deep=False)
-    elif isinstance(result, dict):
-        found = dict(result)
-    else:
-        raise ModelError(f"tuning.tune returned {type(result).__name__}, not parameters")
-    before = base.get_params(deep=False)
-    return {k: v for k, v in found.items() if k in before and _differs(before[k], v)}
-
-
-def _differs(a, b) -> bool:
-    try:
-        return bool(a != b)
-    except (TypeError, ValueError):
-        return a is not b
-
-
-def _interval_stats(y, intervals) -> tuple[float, float]:
-    y = np.asarray(y, float)
-    iv = np.asarray(intervals, float)
-    cover = (y >= iv[:, 0]) & (y <= iv[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        width = np.log10(iv[:, 1]) - np.log10(iv[:, 0])
-    return float(cover.mean()), float(np.nanmean(width))
-
-
 def evaluate(
     df: pd.DataFrame,
     *,
@@ -427,6 +312,33 @@ def evaluate(
     X_tr, X_te, y_tr, y_te = train_test_split(
         X, y, test_size=test_size, random_state=random_state
     )
+    et, lr, tuned = _evaluated_models(
+        t, X_tr, y_tr, form=form, preset=preset, interval=interval, random_state=random_state,
+        n_jobs=n_jobs, progress=progress, regressor_params=regressor_params)
+    raw_all = raw_wise_estimate(df.loc[X.index], t)
+    models = {"ET": et, "LR": lr}
+    base = {"target": t.key, "sample": sample}
+    rows = _cv_rows(models, raw_all, X_tr, y_tr, cv=cv, random_state=random_state,
+                    progress=progress, base=base)
+    if progress:
+        progress(f"test split: fit on {len(X_tr)} rows, score on {len(X_te)}")
+    rows += _test_rows(models, raw_all, X_tr, y_tr, X_te, y_te, interval=interval, base=base)
+    out = pd.DataFrame(rows)
+    out["feature_set"] = feature_set
+    out["form"] = et.get_params().get("form")
+    # The hyper-parameters the search chose on the train split, so that callers (the final
+    # refit, the report) reuse them instead of searching again.
+    out.attrs["tuned_params"] = dict(tuned)
+    if interval:
+        for c in ("coverage", "width_dex"):
+            if c not in out.columns:
+                out[c] = np.nan
+    return out
+
+
+def _evaluated_models(t: Target, X_tr, y_tr, *, form, preset, interval: bool, random_state,
+                      n_jobs, progress: Progress, regressor_params: dict[str, Any]):
+    """The ET (tuned on the train split) and LR regressors :func:`evaluate` scores."""
     # The cv scores need point predictions only, and "tree_sem" is the interval that costs no
     # extra fit; the conformal calibration (several more forests) is paid only when asked.
     et_params = {"interval_method": "conformal" if interval else "tree_sem", **regressor_params}
@@ -440,9 +352,12 @@ def evaluate(
     lr_params = {**({} if interval else {"conformal_cv": 2}), **_linear_params(regressor_params)}
     lr = make_regressor(t, estimator="linear", form=form, random_state=random_state,
                         n_jobs=n_jobs, **lr_params)
-    raw_all = raw_wise_estimate(df.loc[X.index], t)
-    models = {"ET": et, "LR": lr}
+    return et, lr, tuned
 
+
+def _cv_rows(models: dict, raw_all: pd.Series, X_tr, y_tr, *, cv: int, random_state,
+             progress: Progress, base: dict) -> list[dict]:
+    """One row per model of :data:`MODELS`: mean and spread of the ``cv``-fold scores."""
     fold_scores: dict[str, list[dict[str, float]]] = {m: [] for m in MODELS}
     folds = KFold(n_splits=cv, shuffle=True, random_state=random_state)
     n_fold_train = []
@@ -458,8 +373,6 @@ def evaluate(
         fold_scores["raw WISE"].append(
             regression_metrics(y_tr.iloc[b], raw_all.loc[X_tr.index[b]])
         )
-
-    base = {"target": t.key, "sample": sample}
     rows = []
     for name in MODELS:
         s = pd.DataFrame(fold_scores[name])
@@ -469,8 +382,13 @@ def evaluate(
         row.update({m: float(s[m].mean()) for m in METRICS})
         row.update({f"{m}_std": float(s[m].std(ddof=1)) for m in METRICS})
         rows.append(row)
-    if progress:
-        progress(f"test split: fit on {len(X_tr)} rows, score on {len(X_te)}")
+    return rows
+
+
+def _test_rows(models: dict, raw_all: pd.Series, X_tr, y_tr, X_te, y_te, *, interval: bool,
+               base: dict) -> list[dict]:
+    """One row per model: fitted on the train split, scored on the test split."""
+    rows = []
     for name in MODELS:
         extra = {}
         if name == "raw WISE":
@@ -479,7 +397,7 @@ def evaluate(
             fitted = clone(models[name]).fit(X_tr, y_tr)
             pred = fitted.predict(X_te)
             if interval and name == "ET":
-                cov, width = _interval_stats(y_te, fitted.predict_interval(X_te))
+                cov, width = interval_stats(y_te, fitted.predict_interval(X_te))
                 extra = {"coverage": cov, "width_dex": width}
         row = {**base, "model": name, "split": "test",
                "n_train": 0 if name == "raw WISE" else len(X_tr), "n_test": len(X_te)}
@@ -487,17 +405,7 @@ def evaluate(
         row.update({f"{m}_std": float("nan") for m in METRICS})
         row.update(extra)
         rows.append(row)
-    out = pd.DataFrame(rows)
-    out["feature_set"] = feature_set
-    out["form"] = et.get_params().get("form")
-    # The hyper-parameters the search chose on the train split, so that callers (the final
-    # refit, the report) reuse them instead of searching again.
-    out.attrs["tuned_params"] = dict(tuned)
-    if interval:
-        for c in ("coverage", "width_dex"):
-            if c not in out.columns:
-                out[c] = np.nan
-    return out
+    return rows
 
 
 def _linear_params(regressor_params: dict[str, Any]) -> dict[str, Any]:
@@ -618,16 +526,13 @@ def interval_coverage(
         edges = np.quantile(y, [0.0, 0.25, 0.5, 0.75, 1.0]) if y.size else np.zeros(5)
     else:
         edges = np.asarray(flux_bins, dtype=float)
-    cover = (y >= iv[:, 0]) & (y <= iv[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        width = np.log10(iv[:, 1]) - np.log10(iv[:, 0])
     base = {"method": method, "confidence": confidence, "reference": reference}
 
     def row(label, mask, lo, hi):
         n = int(mask.sum())
+        cov, width = interval_stats(y[mask], iv[mask]) if n else (float("nan"), float("nan"))
         return {**base, "bin": label, "flux_lo": lo, "flux_hi": hi, "n": n,
-                "coverage": float(cover[mask].mean()) if n else float("nan"),
-                "width_dex": float(np.nanmean(width[mask])) if n else float("nan")}
+                "coverage": cov, "width_dex": width}
 
     rows = [row("all", np.ones(y.size, bool), float(np.min(y, initial=np.nan)),
                 float(np.max(y, initial=np.nan)))]
@@ -642,11 +547,11 @@ def interval_coverage(
 
 def _intervals_for(fitted, X, method: str, confidence: float, refit: Callable[[str], Any]):
     """Intervals of ``method``; refit with ``interval_method=method`` if the fit lacks it."""
-    try:
-        return fitted, fitted.predict_interval(X, confidence=confidence, method=method)
-    except (ModelError, ValueError, AttributeError, NotImplementedError):
-        other = refit(method)
-        return other, other.predict_interval(X, confidence=confidence, method=method)
+    iv = intervals_or_none(fitted, X, method=method, confidence=confidence)
+    if iv is not None:
+        return fitted, iv
+    other = refit(method)
+    return other, other.predict_interval(X, confidence=confidence, method=method)
 
 
 def evaluate_intervals(
@@ -654,7 +559,7 @@ def evaluate_intervals(
     *,
     target: str | Target,
     sample: str = "clean",
-    methods: Sequence[str] = INTERVAL_METHODS,
+    methods: Sequence[str] = TABLE_INTERVAL_METHODS,
     confidences: Sequence[float] = (0.68, 0.9, 0.95),
     truth: bool = False,
     cv: int | None = None,
@@ -677,7 +582,8 @@ def evaluate_intervals(
 
     Parameters
     ----------
-    methods : sequence of {"tree_sem", "conformal", "qrf"}
+    methods : sequence of str, default :data:`TABLE_INTERVAL_METHODS`
+        Registered interval methods ("tree_sem", "conformal", "qrf" built in).
     confidences : sequence of float in (0, 1)
     truth : bool, default False
         Also score against the noise-free ``true_<target column>`` of a simulated catalogue
@@ -699,9 +605,7 @@ def evaluate_intervals(
         ``true_`` column.
     """
     t = get_target(target)
-    bad = [m for m in methods if m not in INTERVAL_METHODS]
-    if bad:
-        raise ModelError(f"methods must be among {list(INTERVAL_METHODS)}; got {bad}")
+    check_interval_methods(methods)
     if not all(0 < c < 1 for c in confidences):
         raise ModelError(f"confidences must lie in (0, 1); got {list(confidences)}")
     true_col = f"true_{t.column}"
@@ -711,23 +615,47 @@ def evaluate_intervals(
             "the table lacks it"
         )
     X, y, feature_set = training_table(df, target=t, sample=sample, feature_set=feature_set)
-    if cv is None:
-        idx = np.arange(len(X))
-        a, b = train_test_split(idx, test_size=test_size, random_state=random_state)
-        splits = [(a, b)]
-    else:
-        if not isinstance(cv, (int, np.integer)) or cv < 2:
-            raise ModelError(f"cv must be None or an integer >= 2; got {cv!r}")
-        splits = list(KFold(n_splits=cv, shuffle=True, random_state=random_state).split(X))
+    splits = _interval_splits(len(X), cv=cv, test_size=test_size, random_state=random_state)
     # "all" fits every interval method in one go (one forest shared by all of them).
     base = make_regressor(t, form=form, random_state=random_state, n_jobs=n_jobs,
                           interval_method="all" if len(methods) > 1 else methods[0],
                           **regressor_params)
-    if preset != "none":
+    if preset != NO_TUNING:
         first = splits[0][0]
         base.set_params(**tuned_params(X.iloc[first], y.iloc[first], base=base, preset=preset,
                                        random_state=random_state, n_jobs=n_jobs,
                                        progress=progress))
+    held, bounds = _held_out_bounds(base, X, y, splits, methods=methods,
+                                    confidences=confidences, progress=progress)
+    refs = {"observed": y.to_numpy()[held]}
+    if truth:
+        refs["truth"] = pd.to_numeric(df.loc[X.index[held], true_col]).to_numpy(dtype=float)
+    tables = []
+    for (m, c), iv in bounds.items():
+        for ref, values in refs.items():
+            tables.append(interval_coverage(values, iv, method=m, confidence=c,
+                                            flux_bins=flux_bins, reference=ref))
+    out = pd.concat(tables, ignore_index=True)
+    out.insert(0, "sample", sample)
+    out.insert(0, "target", t.key)
+    out["n_heldout"] = len(held)
+    out["n_folds"] = cv if cv is not None else 1
+    return out
+
+
+def _interval_splits(n: int, *, cv: int | None, test_size: float, random_state) -> list:
+    """(train, held-out) positions: one 80/20 split (``cv=None``) or ``cv`` shuffled folds."""
+    if cv is None:
+        idx = np.arange(n)
+        a, b = train_test_split(idx, test_size=test_size, random_state=random_state)
+        return [(a, b)]
+    if not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise ModelError(f"cv must be None or an integer >= 2; got {cv!r}")
+    return list(KFold(n_splits=cv, shuffle=True, random_state=random_state).split(np.arange(n)))
+
+
+def _held_out_bounds(base, X, y, splits, *, methods, confidences, progress: Progress):
+    """Held-out positions (folds in order) and each (method, confidence)'s bounds on them."""
     held = np.concatenate([b for _, b in splits])
     bounds = {(m, c): np.empty((len(held), 2)) for m in methods for c in confidences}
     pos = 0
@@ -749,17 +677,4 @@ def evaluate_intervals(
                 _, iv = _intervals_for(fits.get(m, fitted), X.iloc[b], m, c, refit)
                 bounds[(m, c)][pos:pos + len(b)] = iv
         pos += len(b)
-    refs = {"observed": y.to_numpy()[held]}
-    if truth:
-        refs["truth"] = pd.to_numeric(df.loc[X.index[held], true_col]).to_numpy(dtype=float)
-    tables = []
-    for (m, c), iv in bounds.items():
-        for ref, values in refs.items():
-            tables.append(interval_coverage(values, iv, method=m, confidence=c,
-                                            flux_bins=flux_bins, reference=ref))
-    out = pd.concat(tables, ignore_index=True)
-    out.insert(0, "sample", sample)
-    out.insert(0, "target", t.key)
-    out["n_heldout"] = len(held)
-    out["n_folds"] = cv if cv is not None else 1
-    return out
+    return held, bounds

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ModelError
+from .evaluation import TABLE_INTERVAL_METHODS, check_interval_methods
 from .schema import Target, get_target
 
 __all__ = ["excess_significance", "false_excess_rate", "flag_excess"]
@@ -110,7 +111,7 @@ def false_excess_rate(
     *,
     target: str | Target,
     sample: str = "clean",
-    methods: Sequence[str] = ("tree_sem", "conformal", "qrf"),
+    methods: Sequence[str] = TABLE_INTERVAL_METHODS,
     confidence: float | Sequence[float] = 0.95,
     reference: str | Sequence[str] = "observed",
     test_size: float = 0.2,
@@ -154,10 +155,9 @@ def false_excess_rate(
     ModelError
         Without ``has_disk`` (or the true column) or on a bad ``reference``.
     """
-    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
-    from .evaluation import INTERVAL_METHODS, make_regressor, training_table
+    from .training import training_table
 
     t = get_target(target)
     if "has_disk" not in df.columns:
@@ -175,9 +175,7 @@ def false_excess_rate(
     true_col = f"true_{t.column}"
     if "truth" in references and true_col not in df.columns:
         raise ModelError(f"reference='truth' needs column {true_col!r}; the table lacks it")
-    bad = [m for m in methods if m not in INTERVAL_METHODS]
-    if bad:
-        raise ModelError(f"methods must be among {list(INTERVAL_METHODS)}; got {bad}")
+    check_interval_methods(methods)
     X, y, _ = training_table(df, target=t, sample=sample)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size,
                                               random_state=random_state)
@@ -185,15 +183,10 @@ def false_excess_rate(
     observed = {"observed": y_te.to_numpy()}
     if "truth" in references:
         observed["truth"] = pd.to_numeric(df.loc[X_te.index, true_col]).to_numpy(dtype=float)
-    params = {"interval_method": "all" if len(methods) > 1 else methods[0], **regressor_params}
-    base = make_regressor(t, random_state=random_state, n_jobs=n_jobs, **params)
     rows = []
-    fitted = None
-    for m in methods:
-        if fitted is None:
-            fitted = clone(base).fit(X_tr, y_tr)
-        if not _has_method(fitted, X_te.iloc[:1], m, confidences[0]):
-            fitted = clone(base).set_params(interval_method=m).fit(X_tr, y_tr)
+    for m, fitted in _fits_per_method(t, X_tr, y_tr, X_te, methods=methods,
+                                      confidences=confidences, random_state=random_state,
+                                      n_jobs=n_jobs, regressor_params=regressor_params):
         pred = fitted.predict(X_te)
         for c in confidences:
             iv = np.asarray(fitted.predict_interval(X_te, confidence=c, method=m))
@@ -204,20 +197,40 @@ def false_excess_rate(
                 flags = flag_excess(observed[ref], pred, lo, hi)
                 rows.append({
                     "target": t.key, "sample": sample, "method": m, "confidence": c,
-                    "reference": ref,
-                    "n_no_disk": int((~disk).sum()), "n_flagged": int(flags[~disk].sum()),
-                    "false_excess_rate": float(flags[~disk].mean()) if (~disk).any()
-                    else np.nan,
-                    "expected_rate": (1 - c) / 2,
-                    "n_disk": int(disk.sum()),
-                    "disk_flagged_rate": float(flags[disk].mean()) if disk.any() else np.nan,
+                    "reference": ref, **_flag_rates(flags, disk, c),
                 })
     return pd.DataFrame(rows)
 
 
-def _has_method(fitted, X, method: str, confidence: float) -> bool:
-    try:
-        fitted.predict_interval(X, confidence=confidence, method=method)
-    except (ModelError, ValueError, AttributeError, NotImplementedError):
-        return False
-    return True
+def _flag_rates(flags: np.ndarray, disk: np.ndarray, confidence: float) -> dict:
+    """Dust-free stars flagged (all wrongly), the rate expected, and real disks flagged."""
+    return {
+        "n_no_disk": int((~disk).sum()), "n_flagged": int(flags[~disk].sum()),
+        "false_excess_rate": float(flags[~disk].mean()) if (~disk).any() else np.nan,
+        "expected_rate": (1 - confidence) / 2,
+        "n_disk": int(disk.sum()),
+        "disk_flagged_rate": float(flags[disk].mean()) if disk.any() else np.nan,
+    }
+
+
+def _fits_per_method(t, X_tr, y_tr, X_te, *, methods, confidences, random_state, n_jobs,
+                     regressor_params: dict):
+    """Yield ``(method, regressor fitted on the train split that gives it)`` per method.
+
+    One fit serves every method when it can (``interval_method="all"``); a method the
+    current fit lacks gets its own fit, which then serves the next methods if it can.
+    """
+    from sklearn.base import clone
+
+    from .training import intervals_or_none, make_regressor
+
+    params = {"interval_method": "all" if len(methods) > 1 else methods[0], **regressor_params}
+    base = make_regressor(t, random_state=random_state, n_jobs=n_jobs, **params)
+    fitted = None
+    for m in methods:
+        if fitted is None:
+            fitted = clone(base).fit(X_tr, y_tr)
+        probe = intervals_or_none(fitted, X_te.iloc[:1], method=m, confidence=confidences[0])
+        if probe is None:
+            fitted = clone(base).set_params(interval_method=m).fit(X_tr, y_tr)
+        yield m, fitted

@@ -34,10 +34,11 @@ from .schema import (
 
 __all__ = ["SpitzerPredictor"]
 
+# Packages whose versions the model card records.
 _PACKAGES = ("wise2spitzer", "numpy", "pandas", "scikit-learn", "lightgbm", "boruta",
-             "mapie", "quantile-forest", "skops")
-_PRESETS = ("fast", "paper", "none")
-_SAMPLES = ("clean", "unclean", "all")
+             "quantile-forest", "skops")
+# Fewest labelled rows a predictor is trained on.
+_MIN_TRAIN_ROWS = 10
 
 
 def _version(name: str) -> str | None:
@@ -68,6 +69,77 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return repr(value)
+
+
+def _fit_domain(fluxes: pd.DataFrame):
+    """The convex-hull applicability domain of the training rows' WISE fluxes."""
+    from .domain import ConvexHullDomain
+
+    domain = ConvexHullDomain(columns=WISE_FLUX_COLUMNS)
+    domain.fit(fluxes.apply(pd.to_numeric))
+    return domain
+
+
+def _tune_and_score(reg, X: pd.DataFrame, y: pd.Series, *, preset: str, test_size,
+                    random_state, n_jobs, progress) -> tuple[dict[str, float], dict | None]:
+    """Tune ``reg`` in place on the train split, then score a copy on the test split.
+
+    Returns the test metrics and the interval coverage (``{}`` and None when ``test_size``
+    is None or 0: the search then sees every row and nothing is scored).
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import train_test_split
+
+    from .evaluation import regression_metrics
+    from .training import interval_stats, tuned_params
+
+    if test_size:
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=test_size, random_state=random_state)
+    else:
+        X_tr, y_tr = X, y
+    reg.set_params(**tuned_params(X_tr, y_tr, base=reg, preset=preset,
+                                  random_state=random_state, n_jobs=n_jobs,
+                                  progress=progress))
+    if not test_size:
+        return {}, None
+    if progress:
+        progress(f"scoring on the test split ({len(X_te)} rows)")
+    scored = clone(reg).fit(X_tr, y_tr)
+    metrics = regression_metrics(y_te, scored.predict(X_te))
+    cov, width = interval_stats(y_te, scored.predict_interval(X_te))
+    coverage = {"confidence": reg.get_params().get("confidence"),
+                "coverage": cov, "width_dex": width, "n": len(X_te)}
+    return metrics, coverage
+
+
+def _model_card(predictor: SpitzerPredictor, X: pd.DataFrame, y: pd.Series, *, preset: str,
+                coverage, metrics, test_size, random_state) -> dict[str, Any]:
+    """How ``predictor`` was made, as plain JSON-able values (see :meth:`SpitzerPredictor.fit`)."""
+    p = predictor
+    reg = p.regressor
+    t = p.target
+    selected = getattr(reg, "selected_features_", None)
+    return _plain({
+        "target": t.key,
+        "target_column": t.column,
+        "sample": p.sample,
+        "feature_set": p.feature_set,
+        "features": p.features,
+        "features_selected": list(selected) if selected is not None else None,
+        "n_train": len(X),
+        "training_data_sha256": _data_sha256(X, y),
+        "preset": preset,
+        "hyperparameters": reg.get_params(deep=False),
+        "form": reg.get_params().get("form"),
+        "interval_method": reg.get_params().get("interval_method"),
+        "interval_coverage": coverage,
+        "test_metrics": metrics,
+        "test_size": test_size,
+        "random_state": random_state,
+        "versions": {name: _version(name) for name in _PACKAGES},
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    })
 
 
 class SpitzerPredictor:
@@ -156,7 +228,7 @@ class SpitzerPredictor:
             Default: the richest set ``df`` supports.
         form : {"paper", "ratio"}, optional
             Target form of :class:`~wise2spitzer.model.FluxRegressor`; None means
-            :data:`~wise2spitzer.evaluation.DEFAULT_FORM` ("ratio", measured better; "paper"
+            :data:`~wise2spitzer.training.DEFAULT_FORM` ("ratio", measured better; "paper"
             reproduces Fonseca-Bonilla et al.).
         preset : {"fast", "paper", "none"}, default "fast"
             Hyper-parameter search; "none" keeps the defaults / ``regressor_params``.
@@ -182,57 +254,40 @@ class SpitzerPredictor:
         CatalogError
             If the table lacks the columns of the sample or feature set.
         """
-        from sklearn.base import clone
-        from sklearn.model_selection import train_test_split
-
-        from .domain import ConvexHullDomain
-        from .evaluation import (
-            _interval_stats,
-            make_regressor,
-            regression_metrics,
-            training_table,
-            tuned_params,
-        )
-        from .features import required_columns
+        from .samples import SAMPLES
+        from .training import make_regressor, training_table
+        from .tuning import check_tuning_preset
 
         t = get_target(target)
-        if sample not in _SAMPLES:
-            raise ModelError(f"sample must be one of {list(_SAMPLES)}; got {sample!r}")
-        if preset not in _PRESETS:
-            raise ModelError(f"preset must be one of {list(_PRESETS)}; got {preset!r}")
+        if sample not in SAMPLES:
+            raise ModelError(f"sample must be one of {list(SAMPLES)}; got {sample!r}")
+        check_tuning_preset(preset)
         if progress:
             progress(f"selecting labelled {sample!r} rows for {t.key}")
         X, y, feature_set = training_table(df, target=t, sample=sample, feature_set=feature_set)
-        if len(X) < 10:
+        if len(X) < _MIN_TRAIN_ROWS:
             raise ModelError(
-                f"only {len(X)} labelled rows in sample {sample!r} for {t.key!r}; need >= 10"
+                f"only {len(X)} labelled rows in sample {sample!r} for {t.key!r}; "
+                f"need >= {_MIN_TRAIN_ROWS}"
             )
-        domain = ConvexHullDomain(columns=WISE_FLUX_COLUMNS)
-        domain.fit(df.loc[X.index, list(WISE_FLUX_COLUMNS)].apply(pd.to_numeric))
-
+        domain = _fit_domain(df.loc[X.index, list(WISE_FLUX_COLUMNS)])
         reg = make_regressor(t, form=form, random_state=random_state, n_jobs=n_jobs,
                              interval_method=interval_method, **regressor_params)
-        metrics: dict[str, float] = {}
-        coverage = None
-        if test_size:
-            X_tr, X_te, y_tr, y_te = train_test_split(
-                X, y, test_size=test_size, random_state=random_state)
-        else:
-            X_tr, y_tr = X, y
-        reg.set_params(**tuned_params(X_tr, y_tr, base=reg, preset=preset,
-                                      random_state=random_state, n_jobs=n_jobs,
-                                      progress=progress))
-        if test_size:
-            if progress:
-                progress(f"scoring on the test split ({len(X_te)} rows)")
-            scored = clone(reg).fit(X_tr, y_tr)
-            metrics = regression_metrics(y_te, scored.predict(X_te))
-            cov, width = _interval_stats(y_te, scored.predict_interval(X_te))
-            coverage = {"confidence": reg.get_params().get("confidence"),
-                        "coverage": cov, "width_dex": width, "n": len(X_te)}
+        metrics, coverage = _tune_and_score(reg, X, y, preset=preset, test_size=test_size,
+                                            random_state=random_state, n_jobs=n_jobs,
+                                            progress=progress)
         if progress:
             progress(f"fitting on all {len(X)} labelled rows")
         reg.fit(X, y)
+        self._set_fitted(t, sample=sample, feature_set=feature_set, X=X, domain=domain, reg=reg)
+        self.card = _model_card(self, X, y, preset=preset, coverage=coverage, metrics=metrics,
+                                test_size=test_size, random_state=random_state)
+        return self
+
+    def _set_fitted(self, t: Target, *, sample: str, feature_set: str, X: pd.DataFrame,
+                    domain, reg) -> None:
+        """Hold the trained pieces (the card is made from them)."""
+        from .features import required_columns
 
         self.target_key = t.key
         self.sample = sample
@@ -242,28 +297,6 @@ class SpitzerPredictor:
             list(WISE_FLUX_COLUMNS) + list(required_columns(feature_set))))
         self.domain = domain
         self.regressor = reg
-        selected = getattr(reg, "selected_features_", None)
-        self.card = _plain({
-            "target": t.key,
-            "target_column": t.column,
-            "sample": sample,
-            "feature_set": feature_set,
-            "features": self.features,
-            "features_selected": list(selected) if selected is not None else None,
-            "n_train": len(X),
-            "training_data_sha256": _data_sha256(X, y),
-            "preset": preset,
-            "hyperparameters": reg.get_params(deep=False),
-            "form": reg.get_params().get("form"),
-            "interval_method": reg.get_params().get("interval_method"),
-            "interval_coverage": coverage,
-            "test_metrics": metrics,
-            "test_size": test_size,
-            "random_state": random_state,
-            "versions": {p: _version(p) for p in _PACKAGES},
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        })
-        return self
 
     @property
     def target(self) -> Target | None:
@@ -308,7 +341,7 @@ class SpitzerPredictor:
         dtypes = [df[c].dtype for c in self.input_columns]
         plain = [
             c
-            for c, dt in zip(self.input_columns, dtypes)
+            for c, dt in zip(self.input_columns, dtypes, strict=True)
             if isinstance(dt, np.dtype) and dt.kind in "fiu"
         ]
         if plain:

@@ -4,8 +4,9 @@ All flux densities inside wise2spitzer are in micro-Jansky (uJy), following the 
 Enhanced Imaging Products (SEIP) Source List. A flux that is 0, negative or NaN means
 "not measured" and is never used as a value.
 
-The band table reproduces DESIGN.md section 2: SEIP column, error column, effective
-wavelength and the Vega zero point used to convert magnitudes.
+The band table (:data:`BANDS`) holds each band's SEIP column, error column, effective
+wavelength and the Vega zero point used to convert magnitudes; :data:`TARGETS` the Spitzer
+bands the tool predicts (adding one: ``docs/recipe-target-band.md``).
 """
 
 from __future__ import annotations
@@ -127,6 +128,18 @@ class Target:
     counterpart_band: str
     snr_column: str
 
+    def __post_init__(self) -> None:
+        # A new entry of TARGETS is checked when the module is imported.
+        for name in (self.band, self.counterpart_band):
+            if name not in BANDS:
+                raise ValueError(f"band must be one of {list(BANDS)}; got {name!r}")
+        expected = BANDS[self.counterpart_band].column
+        if self.counterpart != expected:
+            raise ValueError(
+                f"counterpart must be the column of counterpart_band {self.counterpart_band!r}, "
+                f"{expected!r}; got {self.counterpart!r}"
+            )
+
     @property
     def column(self) -> str:
         """The SEIP flux column of the target (uJy)."""
@@ -143,6 +156,9 @@ class Target:
         return f"{self.band} {BANDS[self.band].wavelength_um:.0f} um"
 
 
+#: The Spitzer bands the tool predicts, by CLI name. One entry is all a new band needs in the
+#: library (features, training, prediction, evaluation, batch); see
+#: ``docs/recipe-target-band.md`` for what else shows it (CLI help, report defaults).
 TARGETS: dict[str, Target] = {
     "mips1": Target("mips1", "MIPS1", "m1", "wise4", "W4", "m1_snr"),
     "irac4": Target("irac4", "IRAC4", "i4", "wise3", "W3", "i4_snr"),

@@ -65,7 +65,9 @@ def check_number(
     if not ok:
         kind_name = "an integer" if kind is Integral else "a number"
         lo_b, hi_b = ("(", ")") if open_ else ("[", "]")
-        rng = f" in {lo_b}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{hi_b}"
+        low_s = low if low is not None else "-inf"
+        high_s = high if high is not None else "inf"
+        rng = f" in {lo_b}{low_s}, {high_s}{hi_b}"
         extra = f" or {allow}" if allow else ""
         raise ModelError(f"{name} must be {kind_name}{rng}{extra}; got {value!r}")
 

@@ -42,17 +42,28 @@ from sklearn.utils.validation import check_random_state
 
 from .errors import ModelError
 from .model import FluxRegressor
+from .model.lean import TREE_GRID, lean_choice, lean_tree_counts
 from .selection import check_choice, check_number
 
 __all__ = [
+    "NO_TUNING",
     "PARAM_DISTRIBUTIONS",
     "PRESETS",
+    "TUNING_PRESETS",
+    "check_tuning_preset",
     "lean_tree_counts",
     "log_r2_score",
     "tune",
 ]
 
+#: The searches :func:`tune` runs (see the module docstring).
 PRESETS: tuple[str, ...] = ("fast", "paper")
+#: The preset of a training workflow that runs no search and keeps the given parameters.
+NO_TUNING = "none"
+#: Every ``preset`` a training workflow accepts (:meth:`SpitzerPredictor.fit
+#: <wise2spitzer.predictor.SpitzerPredictor.fit>`, :func:`wise2spitzer.evaluation.evaluate`,
+#: :func:`wise2spitzer.training.tuned_params`): a search of :data:`PRESETS` or none.
+TUNING_PRESETS: tuple[str, ...] = PRESETS + (NO_TUNING,)
 
 #: The search space of both presets (Fonseca-Bonilla et al. 2024 searched the same knobs).
 PARAM_DISTRIBUTIONS: dict = {
@@ -65,8 +76,11 @@ PARAM_DISTRIBUTIONS: dict = {
 
 # Defaults per preset: (n_iter, folds).
 _PRESET_DEFAULTS = {"paper": (1000, 10), "fast": (60, 5)}
-# Forest sizes whose CV score the lean step reads off one large forest per fold.
-_TREE_GRID = (10, 20, 30, 40, 60, 80, 100, 150, 200, 300, 400, 500)
+
+
+def check_tuning_preset(preset) -> None:
+    """Raise :class:`ModelError` unless ``preset`` is one of :data:`TUNING_PRESETS`."""
+    check_choice("preset", preset, TUNING_PRESETS)
 
 
 def log_r2_score(estimator, X, y) -> float:
@@ -90,54 +104,6 @@ def _select_once(base: FluxRegressor, X, y):
     if isinstance(X, pd.DataFrame):
         return [str(c) for c in np.asarray(X.columns)[support]]
     return [int(i) for i in support]
-
-
-def lean_tree_counts(
-    estimator: FluxRegressor,
-    X,
-    y,
-    *,
-    cv,
-    tree_grid=_TREE_GRID,
-) -> pd.DataFrame:
-    """CV score (log R2) of ``estimator`` for every forest size in ``tree_grid``.
-
-    One forest of ``max(tree_grid)`` trees is fitted per fold; the prediction of a forest of
-    ``k`` trees is the mean of the first ``k`` trees (trees of a forest are independent,
-    so this is exactly a ``k``-tree forest with the same seed).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``n_estimators``, ``cv_r2``, ``cv_r2_std``, ``mean_depth`` and ``cost``
-        (``n_estimators * mean_depth``, proportional to prediction time).
-    """
-    grid = sorted(int(k) for k in tree_grid)
-    max_trees = grid[-1]
-    scores = np.empty((0, len(grid)))
-    depths = []
-    X_arr = X
-    y_arr = np.asarray(y, dtype=float)
-    for train_idx, test_idx in cv.split(X_arr):
-        Xtr = X_arr.iloc[train_idx] if isinstance(X_arr, pd.DataFrame) else X_arr[train_idx]
-        Xte = X_arr.iloc[test_idx] if isinstance(X_arr, pd.DataFrame) else X_arr[test_idx]
-        model = clone(estimator).set_params(n_estimators=max_trees, interval_method="tree_sem")
-        model.fit(Xtr, y_arr[train_idx])
-        trees = model.predict_trees_log(Xte)
-        prefix = np.cumsum(trees, axis=1) / np.arange(1, trees.shape[1] + 1)
-        truth = np.log10(y_arr[test_idx])
-        scores = np.vstack([scores, [r2_score(truth, prefix[:, k - 1]) for k in grid]])
-        depths.extend(t.get_depth() for t in model.pipeline_[-1].estimators_)
-    mean_depth = float(np.mean(depths))
-    return pd.DataFrame(
-        {
-            "n_estimators": grid,
-            "cv_r2": scores.mean(axis=0),
-            "cv_r2_std": scores.std(axis=0),
-            "mean_depth": mean_depth,
-            "cost": np.asarray(grid) * mean_depth,
-        }
-    )
 
 
 def tune(
@@ -201,25 +167,14 @@ def tune(
         For an unknown preset, invalid ``n_iter``/``tolerance`` or a linear ``base``.
     """
     check_choice("preset", preset, PRESETS)
-    base = FluxRegressor() if base is None else base
-    if not isinstance(base, FluxRegressor):
-        raise ModelError(f"base must be a FluxRegressor; got {type(base).__name__}")
-    if base.estimator != "extratrees":
-        raise ModelError(
-            f"tune searches ExtraTrees hyper-parameters; base has estimator={base.estimator!r}"
-        )
+    base = _checked_base(base)
     default_iter, default_folds = _PRESET_DEFAULTS[preset]
     n_iter = default_iter if n_iter is None else n_iter
     check_number("n_iter", n_iter, Integral, low=1)
     check_number("tolerance", tolerance, Real, low=0)
     check_number("n_candidates_lean", n_candidates_lean, Integral, low=1)
-    check_number("min_estimators", min_estimators, Integral, low=1, high=_TREE_GRID[-1])
-    rng = check_random_state(random_state)
-    seed_cv, seed_search, seed_model = (int(s) for s in rng.randint(2**31 - 1, size=3))
-    if cv is None:
-        cv = KFold(n_splits=default_folds, shuffle=True, random_state=seed_cv)
-    elif isinstance(cv, Integral):
-        cv = KFold(n_splits=int(cv), shuffle=True, random_state=seed_cv)
+    check_number("min_estimators", min_estimators, Integral, low=1, high=TREE_GRID[-1])
+    cv, seed_search, seed_model = _folds_and_seeds(cv, default_folds, random_state)
     y = np.asarray(y, dtype=float)
 
     start = time.perf_counter()
@@ -235,48 +190,16 @@ def tune(
         n_jobs=1,
         random_state=seed_model,
     )
+    search_args = {"scoring": log_r2_score, "cv": cv, "refit": False,
+                   "random_state": seed_search, "n_jobs": n_jobs, "error_score": "raise"}
     if preset == "paper":
-        search = RandomizedSearchCV(
-            searched,
-            PARAM_DISTRIBUTIONS,
-            n_iter=n_iter,
-            scoring=log_r2_score,
-            cv=cv,
-            refit=False,
-            random_state=seed_search,
-            n_jobs=n_jobs,
-            error_score="raise",
-        )
+        search = RandomizedSearchCV(searched, PARAM_DISTRIBUTIONS, n_iter=n_iter, **search_args)
         search.fit(X, y)
         chosen = dict(search.best_params_)
     else:
-        structure = {k: v for k, v in PARAM_DISTRIBUTIONS.items() if k != "n_estimators"}
-        search = HalvingRandomSearchCV(
-            searched,
-            structure,
-            n_candidates=n_iter,
-            resource="n_estimators",
-            min_resources=10,
-            max_resources=270,
-            factor=3,
-            scoring=log_r2_score,
-            cv=cv,
-            refit=False,
-            random_state=seed_search,
-            n_jobs=n_jobs,
-            error_score="raise",
-        )
-        search.fit(X, y)
-        chosen, search.lean_table_ = _lean_choice(
-            search,
-            searched,
-            X,
-            y,
-            cv=cv,
-            tolerance=tolerance,
-            n_best=n_candidates_lean,
-            tree_grid=[k for k in _TREE_GRID if k >= min_estimators],
-        )
+        search, chosen = _fast_search(
+            searched, X, y, n_iter=n_iter, search_args=search_args, tolerance=tolerance,
+            n_best=n_candidates_lean, min_estimators=min_estimators)
     # The chosen forest size was scored with the search's seed: keep it unless the caller
     # fixed one.
     seed = base.random_state if base.random_state is not None else seed_model
@@ -290,25 +213,55 @@ def tune(
     return best, search
 
 
-def _lean_choice(search, searched, X, y, *, cv, tolerance: float, n_best: int, tree_grid):
-    """Cheapest (structure, forest size) within ``tolerance`` of the best CV score."""
-    results = pd.DataFrame(search.cv_results_)
-    last = results[results["iter"] == results["iter"].max()]
-    top = last.sort_values("mean_test_score", ascending=False).head(n_best)
-    tables = []
-    for rank, params in enumerate(top["params"], start=1):
-        params = {k: v for k, v in params.items() if k != "n_estimators"}
-        table = lean_tree_counts(
-            clone(searched).set_params(**params), X, y, cv=cv, tree_grid=tree_grid
+def _checked_base(base) -> FluxRegressor:
+    """``base``, or ``FluxRegressor()`` for None; a forest regressor is required."""
+    base = FluxRegressor() if base is None else base
+    if not isinstance(base, FluxRegressor):
+        raise ModelError(f"base must be a FluxRegressor; got {type(base).__name__}")
+    if base.estimator != "extratrees":
+        raise ModelError(
+            f"tune searches ExtraTrees hyper-parameters; base has estimator={base.estimator!r}"
         )
-        table.insert(0, "structure_rank", rank)
-        table["params"] = [params] * len(table)
-        tables.append(table)
-    table = pd.concat(tables, ignore_index=True)
-    best_score = table["cv_r2"].max()
-    ok = table[table["cv_r2"] >= best_score - tolerance]
-    pick = ok.sort_values(["cost", "cv_r2"], ascending=[True, False]).index[0]
-    table["chosen"] = table.index == pick
-    chosen = dict(table.loc[pick, "params"])
-    chosen["n_estimators"] = int(table.loc[pick, "n_estimators"])
-    return chosen, table
+    return base
+
+
+def _folds_and_seeds(cv, default_folds: int, random_state):
+    """The search's CV splitter and the seeds of the search and the model, from one RNG."""
+    rng = check_random_state(random_state)
+    seed_cv, seed_search, seed_model = (int(s) for s in rng.randint(2**31 - 1, size=3))
+    if cv is None:
+        cv = KFold(n_splits=default_folds, shuffle=True, random_state=seed_cv)
+    elif isinstance(cv, Integral):
+        cv = KFold(n_splits=int(cv), shuffle=True, random_state=seed_cv)
+    return cv, seed_search, seed_model
+
+
+def _fast_search(searched, X, y, *, n_iter: int, search_args: dict, tolerance: float,
+                 n_best: int, min_estimators: int):
+    """The fast preset: successive halving over the forest structure, then the lean choice.
+
+    Returns the fitted search (with ``lean_table_``) and the chosen parameters.
+    """
+    structure = {k: v for k, v in PARAM_DISTRIBUTIONS.items() if k != "n_estimators"}
+    search = HalvingRandomSearchCV(
+        searched,
+        structure,
+        n_candidates=n_iter,
+        resource="n_estimators",
+        min_resources=10,
+        max_resources=270,
+        factor=3,
+        **search_args,
+    )
+    search.fit(X, y)
+    chosen, search.lean_table_ = lean_choice(
+        search,
+        searched,
+        X,
+        y,
+        cv=search_args["cv"],
+        tolerance=tolerance,
+        n_best=n_best,
+        tree_grid=[k for k in TREE_GRID if k >= min_estimators],
+    )
+    return search, chosen
