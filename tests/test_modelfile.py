@@ -12,6 +12,7 @@ import pytest
 
 from wise2spitzer.cli import main
 from wise2spitzer.datasets import simulate_seip
+from wise2spitzer.bundle import PredictorBundle
 from wise2spitzer.errors import ModelError
 from wise2spitzer.modelfile import MODEL_FILE_TYPES, validate_predictor
 from wise2spitzer.predictor import SpitzerPredictor
@@ -45,6 +46,10 @@ def saved(sim, tmp_path_factory):
         p = SpitzerPredictor().fit(sim, sample="unclean", preset="none", random_state=SEED,
                                    n_estimators=8, test_size=None, **kw)
         paths[name] = p.save(root / f"{name}.skops")
+    members = [SpitzerPredictor().fit(sim, target="irac4", sample=s, preset="none",
+                                      random_state=SEED, n_estimators=8, test_size=None)
+               for s in ("clean", "unclean")]
+    paths["bundle"] = PredictorBundle(members).save(root / "bundle.skops")
     return paths
 
 
@@ -102,6 +107,20 @@ def test_every_kind_round_trips(saved, sim, name):
     p = SpitzerPredictor.load(saved[name])
     out = p.predict_catalog(sim.iloc[:50])
     assert len(out) == 50
+
+
+def test_bundle_round_trips_and_members_are_validated(saved, sim, tmp_path):
+    b = PredictorBundle.load(saved["bundle"])
+    pd_out = b.predict_catalog(sim.iloc[:80])
+    assert list(pd_out["i4_pred_model"].unique()) != [] and len(pd_out) == 80
+    with pytest.raises(ModelError, match="load it with PredictorBundle.load"):
+        SpitzerPredictor.load(saved["bundle"])
+    single = PredictorBundle.load(saved["mips1-linear"])
+    assert [p.target.key for p in single.members] == ["mips1"]
+    bad = copy.deepcopy(b)
+    bad.members[1].features = ["nope"]
+    with pytest.raises(ModelError, match="bundle member 1: features"):
+        validate_predictor(bad)
 
 
 def test_code_in_an_allowed_looking_type_is_refused_and_not_run(saved, tmp_path, capsys):

@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["MODEL_FILE_TYPES", "load_predictor", "validate_predictor"]
+__all__ = ["MODEL_FILE_TYPES", "load_model", "load_predictor", "validate_predictor"]
 
 #: Every type outside skops's inert defaults that a wise2spitzer model file may hold. The test
 #: ``test_modelfile.py::test_model_file_types_are_exactly_what_save_writes`` saves each kind
@@ -42,6 +42,7 @@ __all__ = ["MODEL_FILE_TYPES", "load_predictor", "validate_predictor"]
 MODEL_FILE_TYPES: frozenset[str] = frozenset(
     {
         "wise2spitzer.predictor.SpitzerPredictor",
+        "wise2spitzer.bundle.PredictorBundle",
         "wise2spitzer.domain.ConvexHullDomain",
         "wise2spitzer.model.FluxRegressor",
         "wise2spitzer.selection.BorutaSelector",
@@ -56,7 +57,23 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 def load_predictor(path: str | Path):
-    """Read a model file written by ``SpitzerPredictor.save``, refusing anything else.
+    """Read a single-model file written by ``SpitzerPredictor.save``, refusing anything else.
+
+    Like :func:`load_model`, but a bundle is refused (use ``PredictorBundle.load``).
+    """
+    from .predictor import SpitzerPredictor
+
+    obj = load_model(path)
+    if not isinstance(obj, SpitzerPredictor):
+        raise ModelError(
+            f"{path} holds a bundle of {len(obj.members)} models; load it with "
+            "PredictorBundle.load"
+        )
+    return obj
+
+
+def load_model(path: str | Path):
+    """Read a model file (one predictor or a bundle), refusing anything else.
 
     Parameters
     ----------
@@ -65,7 +82,7 @@ def load_predictor(path: str | Path):
 
     Returns
     -------
-    SpitzerPredictor
+    SpitzerPredictor or PredictorBundle
         Validated by :func:`validate_predictor`.
 
     Raises
@@ -101,7 +118,7 @@ def load_predictor(path: str | Path):
 
 
 def validate_predictor(obj: Any, *, source: str = "<model>"):
-    """Check that ``obj`` is a fitted, self-consistent predictor before it is used.
+    """Check that ``obj`` is a fitted, self-consistent predictor (or bundle) before use.
 
     Parameters
     ----------
@@ -112,7 +129,7 @@ def validate_predictor(obj: Any, *, source: str = "<model>"):
 
     Returns
     -------
-    SpitzerPredictor
+    SpitzerPredictor or PredictorBundle
         ``obj`` itself.
 
     Raises
@@ -120,8 +137,13 @@ def validate_predictor(obj: Any, *, source: str = "<model>"):
     ModelError
         ``"<source> is not a valid wise2spitzer model: <what is wrong>"``.
     """
+    from .bundle import PredictorBundle
+
     try:
-        _check_predictor(obj)
+        if type(obj) is PredictorBundle:
+            _check_bundle(obj)
+        else:
+            _check_predictor(obj)
     except _Invalid as exc:
         raise ModelError(f"{source} is not a valid wise2spitzer model: {exc}") from None
     except Exception as exc:  # a malformed attribute that broke a check itself
@@ -193,13 +215,27 @@ def _check_plain(value: Any, where: str, depth: int = 0) -> None:
 
 
 # ---------------------------------------------------------------------------------- parts
+def _check_bundle(bundle: Any) -> None:
+    members = _attr(bundle, "members", "the bundle")
+    _require(isinstance(members, list) and len(members) > 0, "the bundle holds no models")
+    seen = set()
+    for i, p in enumerate(members):
+        try:
+            _check_predictor(p)
+        except _Invalid as exc:
+            raise _Invalid(f"bundle member {i}: {exc}") from None
+        key = (p.target_key, p.sample)
+        _require(key not in seen, f"the bundle holds two models for {key}")
+        seen.add(key)
+
+
 def _check_predictor(p: Any) -> None:
     from .features import FEATURE_SETS, feature_columns, required_columns
     from .predictor import SpitzerPredictor
     from .schema import TARGETS, WISE_FLUX_COLUMNS
 
     _require(type(p) is SpitzerPredictor,
-             f"it holds a {type(p).__name__}, not a SpitzerPredictor")
+             f"it holds a {type(p).__name__}, not a SpitzerPredictor or PredictorBundle")
     key = _attr(p, "target_key", "the predictor")
     _require(isinstance(key, str) and key in TARGETS,
              f"target {key!r} is not one of {sorted(TARGETS)}")

@@ -26,6 +26,7 @@ from .schema import (
     STATUS_MISSING_FEATURE,
     STATUS_OK,
     STATUS_OUTSIDE_DOMAIN,
+    STATUS_OUTSIDE_SAMPLE,
     WISE_FLUX_COLUMNS,
     Target,
     get_target,
@@ -316,9 +317,12 @@ class SpitzerPredictor:
     def row_status(self, df: pd.DataFrame) -> np.ndarray:
         """Status of every row of ``df`` before prediction (:data:`~wise2spitzer.schema.STATUSES`).
 
-        ``missing_feature``: a needed column is absent (every row) or its value is NaN, or a
-        flux is 0 (SEIP's "not measured"); ``bad_value``: a negative or infinite number or a
-        non-numeric entry; ``outside_domain``: outside the training hull; else ``ok``.
+        In order of precedence: ``bad_value``, a negative or infinite number or a non-numeric
+        entry; ``missing_feature``, a needed column is absent (every row) or its value is NaN,
+        or a flux is 0 (SEIP's "not measured"); ``outside_sample``, the row is not in the
+        sample the model was trained on (for a clean-sample model: ``ext_flg != 0``,
+        ``cc_flags != '0000'``, or those flags missing), so its interval was never calibrated
+        on rows like it; ``outside_domain``, outside the training hull; else ``ok``.
         """
         self._check_fitted()
         n = len(df)
@@ -367,6 +371,7 @@ class SpitzerPredictor:
                 missing |= num == 0
         status[missing] = STATUS_MISSING_FEATURE
         status[bad] = STATUS_BAD_VALUE
+        status[(status == STATUS_OK) & ~self.sample_membership(df)] = STATUS_OUTSIDE_SAMPLE
         ok = status == STATUS_OK
         if ok.any():
             cols = list(WISE_FLUX_COLUMNS)
@@ -380,6 +385,30 @@ class SpitzerPredictor:
             idx = np.flatnonzero(ok)
             status[idx[~inside]] = STATUS_OUTSIDE_DOMAIN
         return status
+
+    def sample_membership(self, df: pd.DataFrame) -> np.ndarray:
+        """Whether each row of ``df`` belongs to the sample the model was trained on.
+
+        A clean-sample model needs the AllWISE flags (``ext_flg``, ``cc_flags``): without
+        them no row can be shown to be clean, so every row is outside the sample (with a
+        warning naming the columns). Rows of other samples are decided by
+        :func:`~wise2spitzer.samples.sample_mask`.
+        """
+        from .samples import CLEAN, CLEAN_FLAG_COLUMNS, has_clean_flags, sample_mask
+
+        self._check_fitted()
+        if self.sample == CLEAN and not has_clean_flags(df):
+            absent = [c for c in CLEAN_FLAG_COLUMNS if c not in df.columns]
+            warnings.warn(
+                f"the table lacks column(s) {absent}, so no row can be shown to be in the "
+                f"clean sample the {self.target.key} model was trained on; every row gets "
+                f"status {STATUS_OUTSIDE_SAMPLE!r} (use a model of the unclean sample, or a "
+                "bundle with both)",
+                UserWarning,
+                stacklevel=4,
+            )
+            return np.zeros(len(df), dtype=bool)
+        return sample_mask(df, self.sample).to_numpy(dtype=bool)
 
     def predict_catalog(
         self,
@@ -444,13 +473,16 @@ class SpitzerPredictor:
 
     # --------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
-        """Write the predictor to ``path`` with :func:`skops.io.dump` (no pickle)."""
+        """Write the predictor to ``path`` with :func:`skops.io.dump` (no pickle), atomically."""
         import skops.io as sio
+
+        from .catalog.atomic import atomic_output
 
         self._check_fitted()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        sio.dump(self, path)
+        with atomic_output(path) as tmp:
+            sio.dump(self, tmp)
         return path
 
     @classmethod

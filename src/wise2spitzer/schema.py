@@ -24,6 +24,7 @@ __all__ = [
     "STATUS_MISSING_FEATURE",
     "STATUS_OK",
     "STATUS_OUTSIDE_DOMAIN",
+    "STATUS_OUTSIDE_SAMPLE",
     "TARGETS",
     "WISE_BANDS",
     "WISE_FLUX_COLUMNS",
@@ -168,10 +169,14 @@ STATUS_OK = "ok"
 STATUS_OUTSIDE_DOMAIN = "outside_domain"
 STATUS_MISSING_FEATURE = "missing_feature"
 STATUS_BAD_VALUE = "bad_value"
+#: The row is not in the sample the model was trained on (e.g. a row that is not clean, for a
+#: model of the clean sample): its intervals were never calibrated on such rows.
+STATUS_OUTSIDE_SAMPLE = "outside_sample"
 #: Every status a prediction row can carry; anything but ``ok`` means no prediction.
 STATUSES: tuple[str, ...] = (
     STATUS_OK,
     STATUS_OUTSIDE_DOMAIN,
+    STATUS_OUTSIDE_SAMPLE,
     STATUS_MISSING_FEATURE,
     STATUS_BAD_VALUE,
 )

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ModelError
-from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, SAMPLES, has_clean_flags
+from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, SAMPLES, UNCLEAN, has_clean_flags
 from ..schema import get_target
 from .app import app
 
@@ -72,12 +72,12 @@ def _status(console: Console, text: str):
         yield lambda message: status.update(f"{text}: {message}")
 
 
-def _load(data: str, random_state: int, console: Console, target=None) -> pd.DataFrame:
+def _load(data: str, random_state: int, console: Console, *targets) -> pd.DataFrame:
     from ..catalog import load_data
     from ..schema import WISE_FLUX_COLUMNS
 
     # Checking the columns every model needs here lets the error name the file.
-    required = (*WISE_FLUX_COLUMNS, target.column) if target is not None else ()
+    required = (*WISE_FLUX_COLUMNS, *(t.column for t in targets)) if targets else ()
     with console.status(f"loading {data}"):
         return load_data(data, random_state=random_state, required=required)
 
@@ -109,9 +109,17 @@ def _metrics_table(table: pd.DataFrame, title: str) -> Table:
 @app.command()
 def train(
     data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
-    target: str = typer.Option(..., "--target", help="mips1 or irac4."),
+    target: list[str] = typer.Option(
+        ..., "--target",
+        help="mips1 or irac4; repeat it (--target mips1 --target irac4) for a bundle."),
     out: Path = typer.Option(..., "--out", help="Model file to write (skops)."),
-    sample: str | None = typer.Option(None, "--sample", help=_SAMPLE_HELP),
+    sample: list[str] | None = typer.Option(
+        None, "--sample",
+        help=_SAMPLE_HELP + " Repeat it (--sample clean --sample unclean) for a bundle."),
+    bundle: bool = typer.Option(
+        False, "--bundle",
+        help="One file with a model per target and sample (default samples: clean and "
+             "unclean); predict answers each row with the model of its sample."),
     preset: str = typer.Option("fast", "--preset", help="Tuning: fast, paper or none."),
     feature_set: str | None = typer.Option(None, "--feature-set", help=_FEATURE_SET_HELP),
     form: str | None = typer.Option(None, "--form", help=_FORM_HELP),
@@ -124,32 +132,60 @@ def train(
     random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
 ) -> None:
-    """Train a predictor on the labelled rows of a catalogue and save it."""
+    """Train a predictor (or a bundle of them) on the labelled rows of a catalogue; save it."""
+    from ..bundle import PredictorBundle
     from ..predictor import SpitzerPredictor
 
     console = _console()
-    t = _target(target)
-    df = _load(data, random_state, console, t)
-    sample = resolve_sample(df, sample, console)
+    targets = list(dict.fromkeys(_target(t).key for t in target))
+    if n_jobs < 1:
+        raise ModelError(f"--n-jobs must be >= 1; got {n_jobs}")
+    df = _load(data, random_state, console, *[_target(t) for t in targets])
+    samples = _train_samples(df, sample, bundle or len(targets) > 1, console)
     extra = _regressor_options(n_estimators, select_features)
-    with _status(console, f"training {t.key} on {data}") as progress:
-        model = SpitzerPredictor().fit(
-            df, target=t, sample=sample, feature_set=feature_set, form=form, preset=preset,
-            interval_method=interval_method, random_state=random_state, n_jobs=n_jobs,
-            progress=progress, **extra)
-        model.save(out)
+    fit = {"feature_set": feature_set, "form": form, "preset": preset,
+           "interval_method": interval_method, "random_state": random_state,
+           "n_jobs": n_jobs, **extra}
+    label = " and ".join(targets)
+    with _status(console, f"training {label} on {data}") as progress:
+        models = []
+        for t in targets:
+            for s in samples:
+                progress(f"{t}, {s} sample")
+                models.append(SpitzerPredictor().fit(df, target=t, sample=s, progress=progress,
+                                                     **fit))
+        if len(models) == 1 and not bundle:
+            models[0].save(out)
+        else:
+            PredictorBundle(models).save(out)
+    for model in models:
+        _print_card(console, model)
+    kind = "model" if len(models) == 1 and not bundle else f"bundle of {len(models)} models"
+    console.print(f"{kind} written to {out}")
+
+
+def _train_samples(df: pd.DataFrame, sample: list[str] | None, bundle: bool,
+                   console: Console) -> list[str]:
+    """Samples to train: as given, else both samples for a bundle, else the default one."""
+    if sample:
+        return list(dict.fromkeys(sample))
+    if bundle and has_clean_flags(df):
+        return [CLEAN, UNCLEAN]
+    return [resolve_sample(df, None, console)]
+
+
+def _print_card(console: Console, model) -> None:
     card = model.card
-    console.print(f"trained {t.label} on {card['n_train']} labelled {sample!r} rows "
-                  f"(feature set {card['feature_set']!r})")
-    console.print(f"features kept: {', '.join(card['features_selected'] or card['features'])}")
+    console.print(f"trained {model.target.label} on {card['n_train']} labelled "
+                  f"{model.sample!r} rows (feature set {card['feature_set']!r})")
+    console.print(f"  features kept: {', '.join(card['features_selected'] or card['features'])}")
     m = card.get("test_metrics") or {}
     if m:
-        console.print("test split: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()))
+        console.print("  test split: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()))
     cov = card.get("interval_coverage")
     if cov:
-        console.print(f"{card['interval_method']} interval at {cov['confidence']}: "
+        console.print(f"  {card['interval_method']} interval at {cov['confidence']}: "
                       f"coverage {cov['coverage']:.3f} on {cov['n']} test rows")
-    console.print(f"model written to {out}")
 
 
 def _coverage_table(cov, cv: int) -> Table:
