@@ -1,7 +1,7 @@
 """A physical, seeded simulation of the SEIP x open-cluster-members catalogue.
 
 Real SEIP rows cannot be downloaded everywhere the package runs, so the default dataset is a
-simulation that reproduces the counts of Fonseca-Bonilla et al. (2024) (DESIGN.md section 3) and,
+simulation that reproduces the counts of Fonseca-Bonilla et al. (2024) (docs/simulation.md) and,
 above all, the ways WISE photometry goes wrong at faint fluxes, which is what the method exists
 to correct. Everything is vectorised numpy; one call of the default size takes a fraction of a
 second.
@@ -491,7 +491,7 @@ def simulate_seip(n_rows: int = SIMULATION_DEFAULT_ROWS, *, random_state=0) -> p
       So clean rows (``ext_flg == 0`` and ``cc_flags == '0000'``) are less contaminated, and
       the 16 features of the paper carry the information needed to undo the contamination.
 
-    Calibrated to DESIGN.md section 3 (paper value -> this simulation, default size,
+    Calibrated to docs/simulation.md (paper value -> this simulation, default size,
     ``random_state=0``; other seeds scatter by ~5% in the clean count and ~10-15% in the
     MIPS1 counts, since Spitzer mapped whole clusters): clean rows 9231 -> 9253 of 26068;
     MIPS1 labelled 2592 -> 2583 (unclean) and 1096 -> 1194 (clean); IRAC4 labelled in
