@@ -290,7 +290,7 @@ def _check_regressor(reg: Any, features: list[str], target) -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import PowerTransformer, StandardScaler
 
-    from .model import INTERVAL_METHODS, FluxRegressor
+    from .model import FluxRegressor, interval_method_names
     from .selection import BorutaSelector
 
     _exact(reg, (FluxRegressor,), "regressor")
@@ -341,8 +341,11 @@ def _check_regressor(reg: Any, features: list[str], target) -> None:
         _check_forest(model, n_sel, "the forest")
 
     methods = _attr(reg, "interval_methods_", "regressor")
-    _require(isinstance(methods, (tuple, list)) and set(methods) <= set(INTERVAL_METHODS),
-             f"interval_methods_ {methods!r} are not among {list(INTERVAL_METHODS)}")
+    # Methods registered in this process count: a model fitted with a user's method loads
+    # where that method is registered (its fitted state is plain arrays on the regressor).
+    known = interval_method_names()
+    _require(isinstance(methods, (tuple, list)) and set(methods) <= set(known),
+             f"interval_methods_ {methods!r} are not among the registered {list(known)}")
     _require(_attr(reg, "interval_method_", "regressor") in methods,
              "interval_method_ is not one of interval_methods_")
     if "conformal" in methods:

@@ -6,7 +6,7 @@ Enhanced Imaging Products (SEIP) Source List. A flux that is 0, negative or NaN 
 
 The band table (:data:`BANDS`) holds each band's SEIP column, error column, effective
 wavelength and the Vega zero point used to convert magnitudes; :data:`TARGETS` the Spitzer
-bands the tool predicts (adding one: ``docs/recipe-target-band.md``).
+bands the tool predicts (adding one: ``docs/extending.md``).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class Target:
 
 #: The Spitzer bands the tool predicts, by CLI name. One entry is all a new band needs in the
 #: library (features, training, prediction, evaluation, batch); see
-#: ``docs/recipe-target-band.md`` for what else shows it (CLI help, report defaults).
+#: ``docs/extending.md`` for what else shows it (CLI help, report defaults).
 TARGETS: dict[str, Target] = {
     "mips1": Target("mips1", "MIPS1", "m1", "wise4", "W4", "m1_snr"),
     "irac4": Target("irac4", "IRAC4", "i4", "wise3", "W3", "i4_snr"),

@@ -4,7 +4,7 @@ Built in: ``seip`` (the models' own columns, no conversion) and ``allwise`` (Veg
 -> uJy). The prediction paths (:func:`wise2spitzer.batch.predict_chunk` and everything that
 streams through it) ask :func:`detect_survey` which adapter a table needs, so adding an input
 survey is one new module here plus one entry in :data:`BUILTIN_SURVEYS` (or a
-:func:`register_survey` call in user code); see ``docs/recipe-survey.md``.
+:func:`register_survey` call in user code); see ``docs/extending.md``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One module per method, each an :class:`IntervalMethod` (``fit`` + ``bounds_log``
 registry. ``conformal`` (the default) is a locally adaptive cross-conformal interval,
 ``tree_sem`` the paper's standard error of the forest's mean, ``qrf`` a quantile forest.
 Adding a method is one new module and one entry in the ``_BUILT_IN`` tuple below (or a call to
-:func:`register_interval_method` from user code); see ``docs/recipe-interval-method.md``.
+:func:`register_interval_method` from user code); see ``docs/extending.md``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A method learns what it needs while :meth:`~wise2spitzer.model.FluxRegressor.fit
 (:meth:`IntervalMethod.fit`, storing fitted attributes on the regressor so that they are
 saved with it) and turns transformed rows into bounds in log10 flux
 (:meth:`IntervalMethod.bounds_log`). The regressor and the batch fast path both call
-``bounds_log``, so each bound rule is written once. See ``docs/recipe-interval-method.md``.
+``bounds_log``, so each bound rule is written once. See ``docs/extending.md``.
 """
 
 from __future__ import annotations
