@@ -126,14 +126,15 @@ def test_the_new_method_reaches_the_catalogue(toy, sim):
     from wise2spitzer.samples import clean_mask
 
     # The clean-sample model answers clean rows only (others are outside its sample).
-    out = p.predict_catalog(sim.loc[clean_mask(sim)].iloc[:500])
+    rows = sim.loc[clean_mask(sim)].iloc[:500]
+    out = p.predict_catalog(rows)
     ok = out[OUT["status"]] == "ok"
     assert ok.sum() > 50
     pred, lo, hi = (out.loc[ok, OUT[k]].to_numpy() for k in ("pred", "lo", "hi"))
     np.testing.assert_allclose(np.log10(pred / lo), HALF, atol=1e-9)
     np.testing.assert_allclose(np.log10(hi / pred), HALF, atol=1e-9)
     # The fast path leaves methods it does not compute itself to the predictor.
-    fast = batch.FastPredictor(p).predict_catalog(sim.iloc[:500])
+    fast = batch.FastPredictor(p).predict_catalog(rows)
     pd.testing.assert_frame_equal(fast, out)
 
 
