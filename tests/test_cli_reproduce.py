@@ -7,17 +7,19 @@ import pytest
 
 from wise2spitzer.catalog import write_catalog
 from wise2spitzer.cli import main
-from wise2spitzer.datasets import simulate_seip
+
+from conftest import RANDOM_STATE
 
 # Options both `reproduce` and `evaluate` take, so their numbers must agree.
 SHARED = ["--preset", "none", "--cv", "3", "--n-estimators", "15", "--no-select-features",
-          "--random-state", "0", "--n-jobs", "1"]
+          "--random-state", str(RANDOM_STATE), "--n-jobs", "1"]
 
 
 @pytest.fixture(scope="module")
-def catalogue_csv(tmp_path_factory):
+def catalogue_csv(sim_head, tmp_path_factory):
+    """The first rows of the shared simulated catalogue as a CSV file (with its sidecar)."""
     path = tmp_path_factory.mktemp("data") / "cat.csv"
-    write_catalog(simulate_seip(1000, random_state=3), path)
+    write_catalog(sim_head, path)
     return path
 
 

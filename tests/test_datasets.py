@@ -13,6 +13,8 @@ from wise2spitzer.datasets import DATASETS, load, load_upper_sco, simulate_seip
 from wise2spitzer.errors import CatalogError
 from wise2spitzer.schema import PAPER_FEATURES
 
+from conftest import RANDOM_STATE
+
 # Numbers of DESIGN.md section 3 (Fonseca-Bonilla et al. 2024).
 PAPER_UNCLEAN, PAPER_CLEAN = 26068, 9231
 PAPER_MIPS_UNCLEAN, PAPER_MIPS_CLEAN = 2592, 1096
@@ -38,8 +40,9 @@ CONTRACT_COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def sim() -> pd.DataFrame:
-    return load("simulated")
+def sim(sim_full) -> pd.DataFrame:
+    """The embedded ``load("simulated")`` catalogue, calibrated at its seed (read-only)."""
+    return sim_full
 
 
 def _clean(df):
@@ -87,7 +90,7 @@ def test_simulation_is_deterministic_for_a_seed():
 
 def test_simulation_default_size_is_fast():
     t0 = time.perf_counter()
-    simulate_seip(random_state=123)
+    simulate_seip(random_state=RANDOM_STATE)
     # Well under a second on a free core; generous for shared CI machines.
     assert time.perf_counter() - t0 < 5.0
 
@@ -226,8 +229,9 @@ def test_load_unknown_name():
 
 
 @pytest.fixture(scope="module")
-def usco() -> pd.DataFrame:
-    return load_upper_sco()
+def usco(upper_sco) -> pd.DataFrame:
+    """The shared Upper Sco table (read-only)."""
+    return upper_sco
 
 
 def test_upper_sco_columns_and_pairs(usco):

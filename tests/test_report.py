@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wise2spitzer.datasets import simulate_seip
 from wise2spitzer.errors import CatalogError, ModelError
 from wise2spitzer.evaluation import evaluate
 from wise2spitzer.report import (
@@ -22,21 +21,23 @@ from wise2spitzer.report import (
 )
 from wise2spitzer.schema import STATUSES, output_columns
 
-N_ROWS = 1200
+from conftest import RANDOM_STATE
+
 METRIC_COLUMNS = ["target", "sample", "model", "split", "n_train", "n_test", "mae", "rmse",
                   "r2", "mape", "mape_linear"]
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return simulate_seip(N_ROWS, random_state=1)
+def catalogue(sim_head):
+    """The first rows of the shared simulated catalogue (read-only)."""
+    return sim_head
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, catalogue):
     out = tmp_path_factory.mktemp("repro")
-    res = reproduce(catalogue, out=out, preset="none", quick=True, random_state=0, n_jobs=1,
-                    formats=("png",), dpi=60, n_sed=1, compare_forms=False)
+    res = reproduce(catalogue, out=out, preset="none", quick=True, random_state=RANDOM_STATE,
+                    n_jobs=1, formats=("png",), dpi=60, n_sed=1, compare_forms=False)
     return res
 
 
@@ -54,7 +55,7 @@ def test_metrics_equal_evaluation_evaluate(run, catalogue):
     """reproduce does not recompute scores: they are evaluation.evaluate's, to the last bit."""
     m = pd.read_csv(run.out / "metrics.csv")
     direct = evaluate(catalogue, target="irac4", sample="clean", cv=_QUICK["cv"], preset="none",
-                      random_state=0, n_jobs=1, **_QUICK["regressor_params"])
+                      random_state=RANDOM_STATE, n_jobs=1, **_QUICK["regressor_params"])
     mine = m[(m["target"] == "irac4") & (m["sample"] == "clean")].reset_index(drop=True)
     for col in ("n_train", "n_test", "mae", "rmse", "r2", "mape", "mape_linear"):
         np.testing.assert_allclose(mine[col].to_numpy(float), direct[col].to_numpy(float),
@@ -171,7 +172,8 @@ def test_reproduce_rejects_unknown_preset(tmp_path):
 
 def test_reproduce_upper_sco_uses_sample_all(tmp_path):
     res = reproduce("upper-sco", out=tmp_path, quick=True, targets=("mips1",), n_jobs=1,
-                    formats=("png",), dpi=60, n_sed=1, random_state=0, compare_forms=False)
+                    formats=("png",), dpi=60, n_sed=1, random_state=RANDOM_STATE,
+                    compare_forms=False)
     assert res.samples == ["all"] and not res.simulated
     assert set(res.metrics["sample"]) == {"all"}
     md = (tmp_path / "report.md").read_text()
