@@ -356,6 +356,7 @@ def test_fast_hull_decides_like_the_domain_at_the_surface(predictor):
     assert 0 < expected.sum() < len(X)
 
 
+@pytest.mark.slow
 def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):
     result = lean_forest(
         predictor, sim, candidates=((10, 3, None), (5, 5, 4)), max_r2_loss=0.002,
@@ -377,6 +378,7 @@ def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):
 
 
 # ------------------------------------------------------------------ Dask / lsdb
+@pytest.mark.slow
 def test_dask_paths_equal_the_single_process_path(sim, predictor, tmp_path):
     lsdb = pytest.importorskip("lsdb")
     distributed = pytest.importorskip("distributed")

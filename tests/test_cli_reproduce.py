@@ -25,6 +25,7 @@ def catalogue_csv(sim_head, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reproduced(catalogue_csv, tmp_path_factory):
+    """One quick `reproduce` run (tens of seconds): every test that uses it is marked slow."""
     out = tmp_path_factory.mktemp("repro")
     # --quick only adds settings that leave the point predictions alone (Boruta rounds, which
     # --no-select-features switches off, and conformal folds), so the scores must still equal
@@ -35,6 +36,7 @@ def reproduced(catalogue_csv, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_reproduce_writes_report_and_predictions_in_input_format(reproduced, catalogue_csv):
     for name in ("metrics.csv", "report.md", "report.html", "predictions.parquet",
                  "predictions.csv", "models/mips1_clean.skops", "models/mips1_clean.json"):
@@ -51,6 +53,7 @@ def test_reproduce_writes_report_and_predictions_in_input_format(reproduced, cat
     assert "Target form: log flux (paper) or log(Spitzer / WISE)" in md
 
 
+@pytest.mark.slow
 def test_metrics_equal_the_numbers_evaluate_prints(reproduced, catalogue_csv, tmp_path, capsys):
     capsys.readouterr()
     for sample in ("clean", "unclean"):
@@ -80,6 +83,7 @@ def test_reproduce_rejects_bad_options(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sed_command_with_a_saved_model(reproduced, catalogue_csv, tmp_path, capsys):
     pred = pd.read_csv(reproduced / "predictions.csv")
     source = str(pred.loc[pred["m1_pred_status"] == "ok", "objid"].iloc[0])

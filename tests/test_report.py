@@ -35,12 +35,14 @@ def catalogue(sim_head):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, catalogue):
+    """One quick reproduce run (tens of seconds): every test that uses it is marked slow."""
     out = tmp_path_factory.mktemp("repro")
     res = reproduce(catalogue, out=out, preset="none", quick=True, random_state=RANDOM_STATE,
                     n_jobs=1, formats=("png",), dpi=60, n_sed=1, compare_forms=False)
     return res
 
 
+@pytest.mark.slow
 def test_metrics_csv_has_every_target_sample_model_split(run):
     m = pd.read_csv(run.out / "metrics.csv")
     assert list(m.columns[: len(METRIC_COLUMNS)]) == METRIC_COLUMNS
@@ -51,6 +53,7 @@ def test_metrics_csv_has_every_target_sample_model_split(run):
     assert set(m["sample"]) == {"clean", "unclean"} and set(m["target"]) == {"mips1", "irac4"}
 
 
+@pytest.mark.slow
 def test_metrics_equal_evaluation_evaluate(run, catalogue):
     """reproduce does not recompute scores: they are evaluation.evaluate's, to the last bit."""
     m = pd.read_csv(run.out / "metrics.csv")
@@ -62,6 +65,7 @@ def test_metrics_equal_evaluation_evaluate(run, catalogue):
                                    rtol=1e-12, err_msg=col)
 
 
+@pytest.mark.slow
 def test_report_files_tables_and_simulated_labels(run):
     md = (run.out / "report.md").read_text()
     for heading in ("Samples (paper Fig. 2)", "Scores (paper Table 2)", "Prediction intervals",
@@ -86,6 +90,7 @@ def test_report_files_tables_and_simulated_labels(run):
         assert f"| {v:.3f} |" in md
 
 
+@pytest.mark.slow
 def test_report_html_is_self_contained(run):
     page = (run.out / "report.html").read_text()
     srcs = re.findall(r"src='([^']*)'", page)
@@ -96,6 +101,7 @@ def test_report_html_is_self_contained(run):
     assert "http://" not in page and "https://" not in page
 
 
+@pytest.mark.slow
 def test_predictions_cover_every_row_with_both_targets(run, catalogue):
     pred = pd.read_parquet(run.out / "predictions.parquet")
     assert len(pred) == len(catalogue)
@@ -118,6 +124,7 @@ def test_predictions_cover_every_row_with_both_targets(run, catalogue):
         assert pred.loc[~ok, cols["pred"]].isna().all()
 
 
+@pytest.mark.slow
 def test_models_saved_with_cards(run, catalogue):
     from wise2spitzer.predictor import SpitzerPredictor
 
@@ -170,6 +177,7 @@ def test_reproduce_rejects_unknown_preset(tmp_path):
     assert set(REPRODUCE_PRESETS) == {"fast", "paper", "none"}
 
 
+@pytest.mark.slow
 def test_reproduce_upper_sco_uses_sample_all(tmp_path):
     res = reproduce("upper-sco", out=tmp_path, quick=True, targets=("mips1",), n_jobs=1,
                     formats=("png",), dpi=60, n_sed=1, random_state=RANDOM_STATE,
