@@ -59,14 +59,24 @@ def fitted(data, random_state):
     ).fit(X, y)
 
 
-def _expected_failures(estimator) -> dict:
-    if estimator.interval_method in ("qrf", "all"):
-        return {
-            "check_estimators_pickle": "readonly_memmap variant only: quantile-forest 1.4.2 "
-            "cannot unpickle its forest from a read-only memory map "
+def _known_failure(estimator, check) -> str | None:
+    """Why ``check`` is expected to fail on ``estimator``; None if it must pass.
+
+    Only the read-only memory-map variant of the pickle check fails, and only with a quantile
+    forest; the plain pickle check passes and is not excused.
+    """
+    name = getattr(getattr(check, "func", check), "__name__", "")
+    readonly = getattr(check, "keywords", {}).get("readonly_memmap", False)
+    if (
+        estimator.interval_method in ("qrf", "all")
+        and name == "check_estimators_pickle"
+        and readonly
+    ):
+        return (
+            "quantile-forest 1.4.2 cannot unpickle its forest from a read-only memory map "
             "(QuantileForest.__cinit__ needs a writable buffer)"
-        }
-    return {}
+        )
+    return None
 
 
 @pytest.mark.filterwarnings("ignore::wise2spitzer.selection.NoFeatureSelectedWarning")
@@ -86,10 +96,12 @@ def _expected_failures(estimator) -> dict:
         FluxRegressor(
             estimator="linear", select_features=False, conformal_cv=3, random_state=RANDOM_STATE
         ),
-    ],
-    expected_failed_checks=_expected_failures,
+    ]
 )
-def test_sklearn_compatible(estimator, check):
+def test_sklearn_compatible(estimator, check, request):
+    reason = _known_failure(estimator, check)
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(reason=reason))
     check(estimator)
 
 
