@@ -15,7 +15,7 @@ from wise2spitzer.schema import PAPER_FEATURES
 
 from conftest import RANDOM_STATE
 
-# Numbers of DESIGN.md section 3 (Fonseca-Bonilla et al. 2024).
+# Numbers of the paper (Fonseca-Bonilla et al. 2024).
 PAPER_UNCLEAN, PAPER_CLEAN = 26068, 9231
 PAPER_MIPS_UNCLEAN, PAPER_MIPS_CLEAN = 2592, 1096
 PAPER_W4SNR_BINS = (0.32, 0.10, 0.32, 0.26)  # <2, 2-3, 3-10, >10 in clean MIPS1-labelled rows
@@ -132,7 +132,7 @@ def test_vega_like_photospheres_follow_the_zero_point_ratios(sim):
     assert r_i == pytest.approx(IRAC4_OVER_W3, rel=0.03)
 
 
-# --- simulate_seip: calibration to the paper (DESIGN.md section 3) ---------------------------
+# --- simulate_seip: calibration to the paper (Fonseca-Bonilla et al. 2024) ------------------
 
 
 def test_clean_and_labelled_counts_match_the_paper(sim):

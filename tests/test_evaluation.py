@@ -74,7 +74,7 @@ def test_evaluate_table(sim):
     first = ["target", "sample", "model", "split", "n_train", "n_test", *METRICS]
     assert list(table.columns[: len(first)]) == first
     assert {f"{m}_std" for m in METRICS} <= set(table.columns)
-    assert list(zip(table["split"], table["model"])) == [
+    assert list(zip(table["split"], table["model"], strict=True)) == [
         (s, m) for s in ("cv", "test") for m in ("ET", "LR", "raw WISE")]
     test = table[table["split"] == "test"].set_index("model")
     # The model must beat the rescaled WISE flux it exists to correct.

@@ -47,7 +47,7 @@ def test_metrics_csv_has_every_target_sample_model_split(run):
     m = pd.read_csv(run.out / "metrics.csv")
     assert list(m.columns[: len(METRIC_COLUMNS)]) == METRIC_COLUMNS
     assert len(m) == 2 * 2 * 3 * 2
-    combos = set(zip(m["target"], m["sample"], m["model"], m["split"]))
+    combos = set(zip(m["target"], m["sample"], m["model"], m["split"], strict=True))
     assert len(combos) == len(m)
     assert set(m["model"]) == {"ET", "LR", "raw WISE"} and set(m["split"]) == {"cv", "test"}
     assert set(m["sample"]) == {"clean", "unclean"} and set(m["target"]) == {"mips1", "irac4"}
