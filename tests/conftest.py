@@ -16,8 +16,9 @@ Shared session fixtures
     fail instead of silently changing the data of the tests after it.
 
 Markers
-    ``slow`` marks tests that take more than about 5 s each (they still run in CI; use
-    ``-m "not slow"`` for a quick run). ``remote_data`` tests need the network and are skipped
+    ``slow`` marks tests that take more than about 5 s each, or that need a module fixture
+    that does (a ``reproduce`` run); they still run in CI, ``-m "not slow"`` skips them for a
+    quick run. ``remote_data`` tests need the network and are skipped
     unless ``--remote-data`` is given.
 """
 
@@ -39,7 +40,7 @@ RANDOM_STATE = 42
 #: Rows of the shared simulated catalogue: enough labelled MIPS1 rows in the clean sample for
 #: the shared predictor to give a convex hull that holds a few hundred of the rows (the fast
 #: path, streaming and CLI tests count them).
-SIM_SMALL_ROWS = 4000
+SIM_SMALL_ROWS = 3000
 
 #: Rows of ``sim_head``, the first rows of ``sim_small``, for tests of whole command runs
 #: (``reproduce``, ``train`` / ``evaluate`` through the CLI): they fit dozens of models, their
@@ -113,6 +114,7 @@ def _shared(obj, name: str):
 # ------------------------------------------------------------------ shared fixtures
 @pytest.fixture(scope="session")
 def random_state():
+    """:data:`RANDOM_STATE`, for tests that take the seed as a fixture."""
     return RANDOM_STATE
 
 
