@@ -24,7 +24,8 @@ from wise2spitzer.batch import (
 from wise2spitzer.errors import CatalogError, ModelError
 from wise2spitzer.schema import STATUSES, WISE_FLUX_COLUMNS, output_columns, ujy_to_mag
 
-RANDOM_STATE = 0
+from conftest import RANDOM_STATE
+
 OUT = list(output_columns("mips1").values())
 
 
@@ -59,27 +60,15 @@ class Dropper(CountingPredictor):
 
 
 @pytest.fixture(scope="module")
-def sim():
-    from wise2spitzer.datasets import simulate_seip
-
-    return simulate_seip(4000, random_state=RANDOM_STATE)
+def sim(sim_small):
+    """The shared simulated catalogue (read-only)."""
+    return sim_small
 
 
 @pytest.fixture(scope="module")
-def predictor(sim):
-    from wise2spitzer.predictor import SpitzerPredictor
-
-    return SpitzerPredictor().fit(
-        sim,
-        target="mips1",
-        sample="clean",
-        feature_set="paper",
-        preset="none",
-        random_state=RANDOM_STATE,
-        interval_method="all",
-        n_estimators=40,
-        select_features=False,
-    )
+def predictor(mips1_predictor):
+    """The shared MIPS1 predictor, every interval method fitted, 40 trees (read-only)."""
+    return mips1_predictor
 
 
 @pytest.fixture
@@ -367,6 +356,7 @@ def test_fast_hull_decides_like_the_domain_at_the_surface(predictor):
     assert 0 < expected.sum() < len(X)
 
 
+@pytest.mark.slow
 def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):
     result = lean_forest(
         predictor, sim, candidates=((10, 3, None), (5, 5, 4)), max_r2_loss=0.002,
@@ -388,6 +378,7 @@ def test_lean_forest_reports_accuracy_change_and_recalibrates(sim, predictor):
 
 
 # ------------------------------------------------------------------ Dask / lsdb
+@pytest.mark.slow
 def test_dask_paths_equal_the_single_process_path(sim, predictor, tmp_path):
     lsdb = pytest.importorskip("lsdb")
     distributed = pytest.importorskip("distributed")

@@ -22,13 +22,15 @@ from wise2spitzer.catalog import (
 )
 from wise2spitzer.errors import CatalogError, Wise2SpitzerError
 
+from conftest import RANDOM_STATE
+
 ENDINGS = [".csv", ".csv.gz", ".ecsv", ".fits", ".fits.gz", ".vot", ".parquet"]
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
     """A small SEIP-like table with every dtype the formats must carry."""
-    rng = np.random.default_rng(42)
+    rng = np.random.default_rng(RANDOM_STATE)
     n = 40
     wise4 = rng.uniform(6000.0, 60000.0, n)
     wise4[[3, 7]] = np.nan

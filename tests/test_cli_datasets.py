@@ -11,8 +11,10 @@ import pytest
 from wise2spitzer.catalog import read_catalog, write_catalog
 from wise2spitzer.cli import main
 
+from conftest import RANDOM_STATE
 
-def _seip_like(n: int = 30, *, seed: int = 0) -> pd.DataFrame:
+
+def _seip_like(n: int = 30, *, seed: int = RANDOM_STATE) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"objid": np.arange(n, dtype=np.int64)})
     for i, scale in zip(range(1, 5), (2e4, 1.5e4, 2e4, 3e4), strict=True):
@@ -153,31 +155,29 @@ def test_describe_a_file_prints_counts(tmp_path, capsys):
     _assert_counts_printed(out, df)
 
 
-def test_describe_simulated_says_simulated(capsys):
+def test_describe_simulated_says_simulated(capsys, sim_full):
     _require("wise2spitzer.samples", "sample_counts")
     _require("wise2spitzer.datasets", "load")
-    from wise2spitzer.datasets import load
 
     assert main(["datasets", "describe"]) == 0
     out = capsys.readouterr().out
     assert "SIMULATED" in out and "simulated" in out
-    df = load("simulated", random_state=0)
+    df = sim_full  # the default dataset of the command: load("simulated")
     assert f"Rows: {len(df)}" in out
     _assert_counts_printed(out, df)
 
 
-def test_describe_and_export_upper_sco(tmp_path, capsys):
+def test_describe_and_export_upper_sco(tmp_path, capsys, upper_sco):
     _require("wise2spitzer.samples", "sample_counts")
     _require("wise2spitzer.datasets", "load")
     assert main(["datasets", "describe", "upper-sco"]) == 0
     out = capsys.readouterr().out
     assert "Luhman" in out and "SIMULATED" not in out
-    from wise2spitzer.datasets import load
 
-    _assert_counts_printed(out, load("upper-sco"))
+    _assert_counts_printed(out, upper_sco)
     out_path = tmp_path / "usco.vot"
     assert main(["datasets", "export", "upper-sco", str(out_path)]) == 0
-    pd.testing.assert_frame_equal(read_catalog(out_path), load("upper-sco"))
+    pd.testing.assert_frame_equal(read_catalog(out_path), upper_sco)
 
 
 def test_export_simulated_with_random_state(tmp_path, capsys):

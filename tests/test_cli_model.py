@@ -8,18 +8,18 @@ import pytest
 from wise2spitzer.cli import main
 from wise2spitzer.predictor import SpitzerPredictor
 
-RS = 42
+from conftest import RANDOM_STATE
+
 FAST = ["--preset", "none", "--n-estimators", "10", "--no-select-features",
         "--feature-set", "flux+colours",
-        "--random-state", str(RS)]
+        "--random-state", str(RANDOM_STATE)]
 
 
 @pytest.fixture(scope="module")
-def catalogue(tmp_path_factory):
-    from wise2spitzer.datasets import simulate_seip
-
+def catalogue(sim_head, tmp_path_factory):
+    """The first rows of the shared simulated catalogue as a CSV file."""
     path = tmp_path_factory.mktemp("cat") / "sim.csv"
-    simulate_seip(2500, random_state=RS).to_csv(path, index=False)
+    sim_head.to_csv(path, index=False)
     return path
 
 
@@ -31,7 +31,7 @@ def test_train_writes_a_loadable_model(catalogue, tmp_path, capsys):
     assert code == 0, text
     assert "labelled 'clean' rows" in text and "features kept:" in text and "r2=" in text
     model = SpitzerPredictor.load(out)
-    assert model.target.key == "irac4" and model.card["random_state"] == RS
+    assert model.target.key == "irac4" and model.card["random_state"] == RANDOM_STATE
 
 
 def test_evaluate_prints_and_writes_metrics(catalogue, tmp_path, capsys):

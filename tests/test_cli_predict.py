@@ -9,28 +9,19 @@ import pytest
 from wise2spitzer.cli import main
 from wise2spitzer.schema import STATUSES, output_columns, ujy_to_mag
 
-RANDOM_STATE = 0
 OUT = list(output_columns("mips1").values())
 
 
 @pytest.fixture(scope="module")
-def sim():
-    from wise2spitzer.datasets import simulate_seip
-
-    return simulate_seip(4000, random_state=RANDOM_STATE)
+def sim(sim_small):
+    """The shared simulated catalogue (read-only)."""
+    return sim_small
 
 
 @pytest.fixture(scope="module")
-def model_file(sim, tmp_path_factory):
-    from wise2spitzer.predictor import SpitzerPredictor
-
-    p = SpitzerPredictor().fit(
-        sim, target="mips1", sample="clean", feature_set="paper", preset="none",
-        random_state=RANDOM_STATE, n_estimators=30, select_features=False,
-    )
-    path = tmp_path_factory.mktemp("model") / "m1.skops"
-    p.save(path)
-    return path
+def model_file(mips1_model_file):
+    """The shared MIPS1 predictor saved as a skops file."""
+    return mips1_model_file
 
 
 @pytest.fixture

@@ -7,22 +7,25 @@ import pytest
 
 from wise2spitzer.catalog import write_catalog
 from wise2spitzer.cli import main
-from wise2spitzer.datasets import simulate_seip
+
+from conftest import RANDOM_STATE
 
 # Options both `reproduce` and `evaluate` take, so their numbers must agree.
 SHARED = ["--preset", "none", "--cv", "3", "--n-estimators", "15", "--no-select-features",
-          "--random-state", "0", "--n-jobs", "1"]
+          "--random-state", str(RANDOM_STATE), "--n-jobs", "1"]
 
 
 @pytest.fixture(scope="module")
-def catalogue_csv(tmp_path_factory):
+def catalogue_csv(sim_head, tmp_path_factory):
+    """The first rows of the shared simulated catalogue as a CSV file (with its sidecar)."""
     path = tmp_path_factory.mktemp("data") / "cat.csv"
-    write_catalog(simulate_seip(1000, random_state=3), path)
+    write_catalog(sim_head, path)
     return path
 
 
 @pytest.fixture(scope="module")
 def reproduced(catalogue_csv, tmp_path_factory):
+    """One quick `reproduce` run (tens of seconds): every test that uses it is marked slow."""
     out = tmp_path_factory.mktemp("repro")
     # --quick only adds settings that leave the point predictions alone (Boruta rounds, which
     # --no-select-features switches off, and conformal folds), so the scores must still equal
@@ -33,6 +36,7 @@ def reproduced(catalogue_csv, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_reproduce_writes_report_and_predictions_in_input_format(reproduced, catalogue_csv):
     for name in ("metrics.csv", "report.md", "report.html", "predictions.parquet",
                  "predictions.csv", "models/mips1_clean.skops", "models/mips1_clean.json"):
@@ -49,6 +53,7 @@ def test_reproduce_writes_report_and_predictions_in_input_format(reproduced, cat
     assert "Target form: log flux (paper) or log(Spitzer / WISE)" in md
 
 
+@pytest.mark.slow
 def test_metrics_equal_the_numbers_evaluate_prints(reproduced, catalogue_csv, tmp_path, capsys):
     capsys.readouterr()
     for sample in ("clean", "unclean"):
@@ -78,6 +83,7 @@ def test_reproduce_rejects_bad_options(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sed_command_with_a_saved_model(reproduced, catalogue_csv, tmp_path, capsys):
     pred = pd.read_csv(reproduced / "predictions.csv")
     source = str(pred.loc[pred["m1_pred_status"] == "ok", "objid"].iloc[0])

@@ -13,7 +13,9 @@ from wise2spitzer.datasets import DATASETS, load, load_upper_sco, simulate_seip
 from wise2spitzer.errors import CatalogError
 from wise2spitzer.schema import PAPER_FEATURES
 
-# Numbers of DESIGN.md section 3 (Fonseca-Bonilla et al. 2024).
+from conftest import RANDOM_STATE
+
+# Numbers of the paper (Fonseca-Bonilla et al. 2024).
 PAPER_UNCLEAN, PAPER_CLEAN = 26068, 9231
 PAPER_MIPS_UNCLEAN, PAPER_MIPS_CLEAN = 2592, 1096
 PAPER_W4SNR_BINS = (0.32, 0.10, 0.32, 0.26)  # <2, 2-3, 3-10, >10 in clean MIPS1-labelled rows
@@ -38,8 +40,9 @@ CONTRACT_COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def sim() -> pd.DataFrame:
-    return load("simulated")
+def sim(sim_full) -> pd.DataFrame:
+    """The embedded ``load("simulated")`` catalogue, calibrated at its seed (read-only)."""
+    return sim_full
 
 
 def _clean(df):
@@ -87,7 +90,7 @@ def test_simulation_is_deterministic_for_a_seed():
 
 def test_simulation_default_size_is_fast():
     t0 = time.perf_counter()
-    simulate_seip(random_state=123)
+    simulate_seip(random_state=RANDOM_STATE)
     # Well under a second on a free core; generous for shared CI machines.
     assert time.perf_counter() - t0 < 5.0
 
@@ -129,7 +132,7 @@ def test_vega_like_photospheres_follow_the_zero_point_ratios(sim):
     assert r_i == pytest.approx(IRAC4_OVER_W3, rel=0.03)
 
 
-# --- simulate_seip: calibration to the paper (DESIGN.md section 3) ---------------------------
+# --- simulate_seip: calibration to the paper (Fonseca-Bonilla et al. 2024) ------------------
 
 
 def test_clean_and_labelled_counts_match_the_paper(sim):
@@ -226,8 +229,9 @@ def test_load_unknown_name():
 
 
 @pytest.fixture(scope="module")
-def usco() -> pd.DataFrame:
-    return load_upper_sco()
+def usco(upper_sco) -> pd.DataFrame:
+    """The shared Upper Sco table (read-only)."""
+    return upper_sco
 
 
 def test_upper_sco_columns_and_pairs(usco):

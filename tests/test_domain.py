@@ -10,6 +10,8 @@ from scipy.optimize import linprog
 from wise2spitzer.domain import ConvexHullDomain, log_fluxes
 from wise2spitzer.errors import ModelError
 
+from conftest import RANDOM_STATE
+
 COLUMNS = ["wise1", "wise2", "wise3", "wise4"]
 
 
@@ -89,7 +91,7 @@ def test_fit_drops_invalid_rows(train_log):
 
 def test_too_few_points():
     with pytest.raises(ModelError, match=r"at least 5 rows.*got 4"):
-        ConvexHullDomain().fit(10 ** np.random.default_rng(0).normal(size=(4, 4)))
+        ConvexHullDomain().fit(10 ** np.random.default_rng(RANDOM_STATE).normal(size=(4, 4)))
 
 
 def test_degenerate_points(random_state):

@@ -18,16 +18,16 @@ from wise2spitzer.evaluation import (
     training_table,
 )
 
-RS = 42
+from conftest import RANDOM_STATE
+
 # Boruta is exercised in test_predictor; here it would only add time.
 FAST = {"n_estimators": 15, "select_features": False, "feature_set": "flux+colours"}
 
 
 @pytest.fixture(scope="module")
-def sim():
-    from wise2spitzer.datasets import simulate_seip
-
-    return simulate_seip(3000, random_state=RS)
+def sim(sim_small):
+    """The shared simulated catalogue (read-only)."""
+    return sim_small
 
 
 def test_regression_metrics_on_log_flux():
@@ -70,11 +70,11 @@ def test_training_table_keeps_measured_labelled_rows(sim):
 
 def test_evaluate_table(sim):
     table = evaluate(sim, target="irac4", sample="clean", cv=3, preset="none",
-                     random_state=RS, **FAST)
+                     random_state=RANDOM_STATE, **FAST)
     first = ["target", "sample", "model", "split", "n_train", "n_test", *METRICS]
     assert list(table.columns[: len(first)]) == first
     assert {f"{m}_std" for m in METRICS} <= set(table.columns)
-    assert list(zip(table["split"], table["model"])) == [
+    assert list(zip(table["split"], table["model"], strict=True)) == [
         (s, m) for s in ("cv", "test") for m in ("ET", "LR", "raw WISE")]
     test = table[table["split"] == "test"].set_index("model")
     # The model must beat the rescaled WISE flux it exists to correct.
@@ -87,7 +87,7 @@ def test_evaluate_table(sim):
 def test_evaluate_same_seed_same_table(sim):
     # The reproduce report and `wise2spitzer evaluate` must print equal numbers.
     small = {"target": "mips1", "sample": "unclean", "cv": 2, "preset": "none",
-             "random_state": RS, "n_estimators": 5, "select_features": False,
+             "random_state": RANDOM_STATE, "n_estimators": 5, "select_features": False,
              "feature_set": "flux"}
     pd.testing.assert_frame_equal(evaluate(sim, **small), evaluate(sim, **small))
 
@@ -119,7 +119,7 @@ def test_interval_coverage_per_bin():
 def test_evaluate_intervals_against_truth(sim):
     table = evaluate_intervals(sim, target="irac4", sample="clean", truth=True,
                                methods=("tree_sem", "conformal"), confidences=(0.68, 0.95),
-                               random_state=RS, **FAST)
+                               random_state=RANDOM_STATE, **FAST)
     overall = table[table["bin"] == "all"].set_index(["method", "confidence", "reference"])
     assert len(overall) == 2 * 2 * 2
     cov = overall["coverage"]
@@ -137,8 +137,8 @@ def test_evaluate_intervals_against_truth(sim):
 
 def test_evaluate_intervals_cross_validated(sim):
     table = evaluate_intervals(sim, target="irac4", sample="clean", cv=3,
-                               methods=("conformal",), confidences=(0.9,), random_state=RS,
-                               **FAST)
+                               methods=("conformal",), confidences=(0.9,),
+                               random_state=RANDOM_STATE, **FAST)
     n_rows = len(training_table(sim, target="irac4", sample="clean")[0])
     assert (table["n_heldout"] == n_rows).all()  # every row held out exactly once
     assert table.loc[table["bin"] == "all", "n"].item() == n_rows
@@ -146,7 +146,7 @@ def test_evaluate_intervals_cross_validated(sim):
 
 def test_learning_curve(sim):
     lc = learning_curve(sim, target="irac4", sample="clean", train_sizes=(0.3, 1.0), cv=2,
-                        random_state=RS, **FAST)
+                        random_state=RANDOM_STATE, **FAST)
     assert list(lc.columns) == ["n_train", "split", "r2", "r2_std", "mape", "mape_std"]
     assert len(lc) == 4 and lc["n_train"].is_monotonic_increasing
     valid = lc[lc["split"] == "validation"]

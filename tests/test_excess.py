@@ -8,7 +8,7 @@ import pytest
 from wise2spitzer.errors import ModelError
 from wise2spitzer.excess import excess_significance, false_excess_rate, flag_excess
 
-RS = 42
+from conftest import RANDOM_STATE
 
 
 def test_flag_excess_above_interval_only():
@@ -37,15 +37,14 @@ def test_excess_significance():
 
 
 @pytest.fixture(scope="module")
-def sim():
-    from wise2spitzer.datasets import simulate_seip
-
-    return simulate_seip(3000, random_state=RS)
+def sim(sim_small):
+    """The shared simulated catalogue (read-only)."""
+    return sim_small
 
 
 def test_false_excess_rate_table(sim):
-    t = false_excess_rate(sim, target="irac4", sample="clean", confidence=0.9, random_state=RS,
-                          n_estimators=20, select_features=False)
+    t = false_excess_rate(sim, target="irac4", sample="clean", confidence=0.9,
+                          random_state=RANDOM_STATE, n_estimators=20, select_features=False)
     assert list(t["method"]) == ["tree_sem", "conformal", "qrf"]
     assert (t["n_no_disk"] > 0).all() and np.allclose(t["expected_rate"], 0.05)
     assert t["false_excess_rate"].between(0, 1).all()

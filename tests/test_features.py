@@ -15,10 +15,12 @@ from wise2spitzer.features import (
 )
 from wise2spitzer.schema import PAPER_FEATURES, WISE_FLUX_COLUMNS
 
+from conftest import RANDOM_STATE
+
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    rng = np.random.default_rng(42)
+    rng = np.random.default_rng(RANDOM_STATE)
     n = 6
     df = pd.DataFrame({c: rng.uniform(1.0, 100.0, n) for c in PAPER_FEATURES})
     df["wise1"] = [100.0, 10.0, 0.0, -5.0, np.nan, 1000.0]

@@ -12,20 +12,22 @@ from wise2spitzer.errors import ModelError
 from wise2spitzer.predictor import SpitzerPredictor
 from wise2spitzer.schema import STATUSES, output_columns
 
-RS = 42
-FAST = {"preset": "none", "n_estimators": 15, "boruta_max_iter": 10, "conformal_cv": 2}
+from conftest import IRAC4_FIT, RANDOM_STATE
+
+# The settings of the shared IRAC4 predictor, the target left to each call.
+FAST = {k: v for k, v in IRAC4_FIT.items() if k != "target"}
 
 
 @pytest.fixture(scope="module")
-def sim():
-    from wise2spitzer.datasets import simulate_seip
-
-    return simulate_seip(3000, random_state=RS)
+def sim(sim_small):
+    """The shared simulated catalogue (read-only)."""
+    return sim_small
 
 
 @pytest.fixture(scope="module")
-def fitted(sim):
-    return SpitzerPredictor().fit(sim, target="irac4", random_state=RS, **FAST)
+def fitted(irac4_predictor):
+    """The shared IRAC4 predictor: ``SpitzerPredictor().fit(sim, target="irac4", **FAST)``."""
+    return irac4_predictor
 
 
 def _inside_rows(model, df, n):
@@ -49,7 +51,7 @@ def test_fit_records_card(fitted, sim):
 
 
 def test_predict_catalog_keeps_every_row_in_order(fitted, sim):
-    chunk = sim.sample(400, random_state=RS)  # shuffled index on purpose
+    chunk = sim.sample(400, random_state=RANDOM_STATE)  # shuffled index on purpose
     out = fitted.predict_catalog(chunk)
     cols = output_columns("irac4")
     assert list(out.index) == list(chunk.index)
@@ -125,7 +127,7 @@ def test_interval_method_and_confidence(fitted, sim):
 
 
 def test_same_seed_same_predictions_and_roundtrip(fitted, sim, tmp_path):
-    again = SpitzerPredictor().fit(sim, target="irac4", random_state=RS, **FAST)
+    again = SpitzerPredictor().fit(sim, target="irac4", random_state=RANDOM_STATE, **FAST)
     a = fitted.predict_catalog(sim)
     b = again.predict_catalog(sim)
     pd.testing.assert_frame_equal(a, b)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wise2spitzer.datasets import simulate_seip
 from wise2spitzer.errors import CatalogError, ModelError
 from wise2spitzer.evaluation import evaluate
 from wise2spitzer.report import (
@@ -22,45 +21,51 @@ from wise2spitzer.report import (
 )
 from wise2spitzer.schema import STATUSES, output_columns
 
-N_ROWS = 1200
+from conftest import RANDOM_STATE
+
 METRIC_COLUMNS = ["target", "sample", "model", "split", "n_train", "n_test", "mae", "rmse",
                   "r2", "mape", "mape_linear"]
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return simulate_seip(N_ROWS, random_state=1)
+def catalogue(sim_head):
+    """The first rows of the shared simulated catalogue (read-only)."""
+    return sim_head
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, catalogue):
+    """One quick reproduce run (tens of seconds): every test that uses it is marked slow."""
     out = tmp_path_factory.mktemp("repro")
-    res = reproduce(catalogue, out=out, preset="none", quick=True, random_state=0, n_jobs=1,
-                    formats=("png",), dpi=60, n_sed=1, compare_forms=False)
+    res = reproduce(catalogue, out=out, preset="none", quick=True, random_state=RANDOM_STATE,
+                    n_jobs=1, formats=("png",), dpi=60, n_sed=1, compare_forms=False)
     return res
 
 
+@pytest.mark.slow
 def test_metrics_csv_has_every_target_sample_model_split(run):
     m = pd.read_csv(run.out / "metrics.csv")
     assert list(m.columns[: len(METRIC_COLUMNS)]) == METRIC_COLUMNS
     assert len(m) == 2 * 2 * 3 * 2
-    combos = set(zip(m["target"], m["sample"], m["model"], m["split"]))
+    combos = set(zip(m["target"], m["sample"], m["model"], m["split"], strict=True))
     assert len(combos) == len(m)
     assert set(m["model"]) == {"ET", "LR", "raw WISE"} and set(m["split"]) == {"cv", "test"}
     assert set(m["sample"]) == {"clean", "unclean"} and set(m["target"]) == {"mips1", "irac4"}
 
 
+@pytest.mark.slow
 def test_metrics_equal_evaluation_evaluate(run, catalogue):
     """reproduce does not recompute scores: they are evaluation.evaluate's, to the last bit."""
     m = pd.read_csv(run.out / "metrics.csv")
     direct = evaluate(catalogue, target="irac4", sample="clean", cv=_QUICK["cv"], preset="none",
-                      random_state=0, n_jobs=1, **_QUICK["regressor_params"])
+                      random_state=RANDOM_STATE, n_jobs=1, **_QUICK["regressor_params"])
     mine = m[(m["target"] == "irac4") & (m["sample"] == "clean")].reset_index(drop=True)
     for col in ("n_train", "n_test", "mae", "rmse", "r2", "mape", "mape_linear"):
         np.testing.assert_allclose(mine[col].to_numpy(float), direct[col].to_numpy(float),
                                    rtol=1e-12, err_msg=col)
 
 
+@pytest.mark.slow
 def test_report_files_tables_and_simulated_labels(run):
     md = (run.out / "report.md").read_text()
     for heading in ("Samples (paper Fig. 2)", "Scores (paper Table 2)", "Prediction intervals",
@@ -85,6 +90,7 @@ def test_report_files_tables_and_simulated_labels(run):
         assert f"| {v:.3f} |" in md
 
 
+@pytest.mark.slow
 def test_report_html_is_self_contained(run):
     page = (run.out / "report.html").read_text()
     srcs = re.findall(r"src='([^']*)'", page)
@@ -95,6 +101,7 @@ def test_report_html_is_self_contained(run):
     assert "http://" not in page and "https://" not in page
 
 
+@pytest.mark.slow
 def test_predictions_cover_every_row_with_both_targets(run, catalogue):
     pred = pd.read_parquet(run.out / "predictions.parquet")
     assert len(pred) == len(catalogue)
@@ -117,6 +124,7 @@ def test_predictions_cover_every_row_with_both_targets(run, catalogue):
         assert pred.loc[~ok, cols["pred"]].isna().all()
 
 
+@pytest.mark.slow
 def test_models_saved_with_cards(run, catalogue):
     from wise2spitzer.predictor import SpitzerPredictor
 
@@ -169,9 +177,11 @@ def test_reproduce_rejects_unknown_preset(tmp_path):
     assert set(REPRODUCE_PRESETS) == {"fast", "paper", "none"}
 
 
+@pytest.mark.slow
 def test_reproduce_upper_sco_uses_sample_all(tmp_path):
     res = reproduce("upper-sco", out=tmp_path, quick=True, targets=("mips1",), n_jobs=1,
-                    formats=("png",), dpi=60, n_sed=1, random_state=0, compare_forms=False)
+                    formats=("png",), dpi=60, n_sed=1, random_state=RANDOM_STATE,
+                    compare_forms=False)
     assert res.samples == ["all"] and not res.simulated
     assert set(res.metrics["sample"]) == {"all"}
     md = (tmp_path / "report.md").read_text()

@@ -157,10 +157,8 @@ def test_quality_cut_counts_by_hand(table):
     assert irac.loc["clean & w3snr >= 10", "n_labelled"] == 1
 
 
-def test_quality_cut_counts_on_the_simulation():
-    from wise2spitzer.datasets import load
-
-    df = load("simulated")
+def test_quality_cut_counts_on_the_simulation(sim_full):
+    df = sim_full
     for target, snr in (("mips1", "w4snr"), ("irac4", "w3snr")):
         cuts = quality_cut_counts(df, target)["n_labelled"]
         bins = [c for c in cuts.index if c.startswith("clean &") and not c.endswith(">= 2")]

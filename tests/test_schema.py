@@ -25,7 +25,7 @@ def test_module_all_names_exist(module):
 
 
 def test_band_table_matches_design():
-    # DESIGN.md section 2: SEIP columns, wavelengths and Vega zero points.
+    # SEIP column names, band wavelengths and Vega zero points.
     assert schema.BANDS["W4"].column == "wise4"
     assert schema.BANDS["W4"].zero_point_jy == pytest.approx(8.363)
     assert schema.BANDS["MIPS1"].column == "m1_f_psf"

@@ -10,6 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from wise2spitzer.errors import ModelError
 from wise2spitzer.selection import BorutaSelector, NoFeatureSelectedWarning
 
+from conftest import RANDOM_STATE
+
 
 @pytest.fixture(scope="module")
 def data(random_state):
@@ -21,7 +23,7 @@ def data(random_state):
 
 
 @pytest.mark.filterwarnings("ignore::wise2spitzer.selection.NoFeatureSelectedWarning")
-@parametrize_with_checks([BorutaSelector(max_iter=5, random_state=0)])
+@parametrize_with_checks([BorutaSelector(max_iter=5, random_state=RANDOM_STATE)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -57,8 +59,8 @@ def test_keep_tentative_adds_weak_features(data):
     # f3 is weakly informative: with this seed Boruta can neither confirm nor reject it
     # in 9 rounds, so it stays tentative.
     y = y + 0.25 * X["f3"]
-    strict = BorutaSelector(max_iter=10, random_state=0).fit(X, y)
-    loose = BorutaSelector(max_iter=10, keep_tentative=True, random_state=0).fit(X, y)
+    strict = BorutaSelector(max_iter=10, random_state=RANDOM_STATE).fit(X, y)
+    loose = BorutaSelector(max_iter=10, keep_tentative=True, random_state=RANDOM_STATE).fit(X, y)
     assert strict.support_weak_.any()
     assert not (strict.support_ & strict.support_weak_).any()
     np.testing.assert_array_equal(loose.support_, strict.support_ | strict.support_weak_)

@@ -12,6 +12,8 @@ from wise2spitzer.errors import ModelError
 from wise2spitzer.model import FluxRegressor
 from wise2spitzer.tuning import PARAM_DISTRIBUTIONS, lean_tree_counts, log_r2_score, tune
 
+from conftest import RANDOM_STATE
+
 
 @pytest.fixture(scope="module")
 def data(random_state):
@@ -35,7 +37,7 @@ def base(**kw) -> FluxRegressor:
         "counterpart": "wise4",
         "select_features": False,
         "interval_method": "tree_sem",
-        "random_state": 0,
+        "random_state": RANDOM_STATE,
     }
     params.update(kw)
     return FluxRegressor(**params)
@@ -129,7 +131,7 @@ def test_boruta_runs_once_before_the_search(data, random_state):
 
 def test_lean_tree_counts_prefix_forest_equals_small_forest(data):
     X, y = data
-    cv = KFold(2, shuffle=True, random_state=0)
+    cv = KFold(2, shuffle=True, random_state=RANDOM_STATE)
     table = lean_tree_counts(base(), X, y, cv=cv, tree_grid=(5, 20))
     assert table["n_estimators"].tolist() == [5, 20]
     assert (table["cost"] == table["n_estimators"] * table["mean_depth"]).all()

@@ -1,5 +1,7 @@
 """Regenerate the synthetic, recorded-style TAP fixtures (see README.md); not run by the tests."""
 
+import sys
+
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
@@ -70,10 +72,8 @@ c["AV50"].unit = "mag"
 write(c, "hr_clusters.xml", "J/A+A/686/A42/clusters (recorded-style excerpt)")
 
 # SEIP rows: counterparts of members with Prob >= 0.5 (offsets 0.3-1.5"), plus decoys.
-import sys
-
 sys.path.insert(0, "src")
-from wise2spitzer.irsa import ALLWISE_COLUMNS, SEIP_COLUMNS
+from wise2spitzer.irsa import ALLWISE_COLUMNS, SEIP_COLUMNS  # noqa: E402 (needs src/ first)
 
 seip_rows = []
 aw_rows = []
@@ -139,7 +139,7 @@ for b in "jhk":
     fill(b, f)
     fill("d" + b, f * 0.02)
 fill("wise_key", np.arange(n) + 1000, nowise)
-wra, wde = zip(*[offset(a, d, 0.2, 90) for a, d in zip(ra, de)])
+wra, wde = zip(*[offset(a, d, 0.2, 90) for a, d in zip(ra, de, strict=True)], strict=True)
 fill("wise_ra", np.array(wra), nowise)
 fill("wise_dec", np.array(wde), nowise)
 for i in range(1, 5):
