@@ -34,6 +34,9 @@ def awkward(sim):
     df.loc[3, ["wise1", "wise2", "wise3", "wise4"]] = [1e9, 1.0, 1e9, 1.0]  # far outside hull
     df.loc[4, "wise2rchi2"] = np.inf
     df.loc[5, "dwise4"] = np.nan  # W4 is a 95% upper limit (SEIP convention): still usable
+    # The model is the clean sample's: every row clean but row 6, which it must not answer.
+    df["cc_flags"], df["ext_flg"] = "0000", 0
+    df.loc[6, "cc_flags"] = "00d0"
     return df
 
 
@@ -57,6 +60,7 @@ def test_every_row_out_in_order_with_a_reason(awkward, model_file, tmp_path, cap
         "missing_feature", "missing_feature", "bad_value", "outside_domain", "bad_value"
     ]
     assert status[5] in ("ok", "outside_domain")
+    assert status[6] == "outside_sample"
     no_pred = got[OUT[0]].isna()
     assert (status[no_pred] != "ok").all() and (status[~no_pred] == "ok").all()
     assert (status == "ok").sum() > 0
@@ -124,6 +128,9 @@ def test_allwise_input(sim, model_file, tmp_path, capsys):
         aw[f"w{i}sigmpro"] = 1.0857 * rows[f"dwise{i}"].to_numpy(dtype=float) / flux
         for a, s in (("rchi2", "rchi2"), ("m", "m"), ("nm", "nm")):
             aw[f"w{i}{a}"] = rows[f"wise{i}{s}"].to_numpy()
+    # AllWISE carries the flags of the clean sample the model was trained on.
+    aw["cc_flags"] = rows["cc_flags"].to_numpy()
+    aw["ext_flg"] = rows["ext_flg"].to_numpy()
     aw.to_csv(tmp_path / "allwise.csv", index=False)
     code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "allwise.csv",
                           tmp_path / "out.fits", "--allwise", "--chunksize", 100)
