@@ -22,6 +22,7 @@ folds, which makes the cv rows slightly optimistic; the test rows are not affect
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -93,9 +94,16 @@ def table_interval_methods(names: Sequence[str] | None = None) -> tuple[str, ...
     )
 
 
+def _installed(method: str) -> bool:
+    # The qrf method needs the optional quantile-forest package (the "qrf" extra).
+    return method != "qrf" or importlib.util.find_spec("quantile_forest") is not None
+
+
 #: The built-in interval methods in table order: what :func:`evaluate_intervals` and
-#: :func:`wise2spitzer.excess.false_excess_rate` score by default.
-TABLE_INTERVAL_METHODS: tuple[str, ...] = table_interval_methods(INTERVAL_METHODS)
+#: :func:`wise2spitzer.excess.false_excess_rate` score by default (qrf only when the
+#: quantile-forest package is installed).
+TABLE_INTERVAL_METHODS: tuple[str, ...] = table_interval_methods(
+    tuple(m for m in INTERVAL_METHODS if _installed(m)))
 
 
 def check_interval_methods(methods: Sequence[str]) -> None:

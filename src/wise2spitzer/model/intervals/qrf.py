@@ -12,6 +12,7 @@ from numbers import Integral
 
 import numpy as np
 
+from ...errors import ModelError
 from .base import MIN_HALF_WIDTH_DEX, IntervalMethod
 
 __all__ = ["QRF_MIN_LEAF", "QrfInterval"]
@@ -31,7 +32,13 @@ class QrfInterval(IntervalMethod):
 
     def fit(self, reg, X, target, offset, seeds):
         """Grow ``reg.qrf_`` on the transformed, selected features (seed ``seeds.qrf``)."""
-        from quantile_forest import ExtraTreesQuantileRegressor
+        try:
+            from quantile_forest import ExtraTreesQuantileRegressor
+        except ImportError:
+            raise ModelError(
+                "interval_method 'qrf' needs the quantile-forest package: "
+                "pip install 'wise2spitzer[qrf]' (or use 'conformal', the default)"
+            ) from None
 
         Xt = reg.pipeline_[:-1].transform(X[:, reg.input_mask_])
         params = reg.forest_params()
