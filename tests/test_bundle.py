@@ -10,7 +10,6 @@ from wise2spitzer.bundle import PredictorBundle, model_column
 from wise2spitzer.cli import main
 from wise2spitzer.coverage import issued_coverage
 from wise2spitzer.datasets import simulate_seip
-from wise2spitzer.predictor import SpitzerPredictor
 from wise2spitzer.samples import clean_mask
 from wise2spitzer.schema import STATUS_OK, STATUS_OUTSIDE_SAMPLE, output_columns
 

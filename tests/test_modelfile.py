@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from wise2spitzer.bundle import PredictorBundle
 from wise2spitzer.cli import main
 from wise2spitzer.datasets import simulate_seip
-from wise2spitzer.bundle import PredictorBundle
 from wise2spitzer.errors import ModelError
 from wise2spitzer.modelfile import MODEL_FILE_TYPES, validate_predictor
 from wise2spitzer.predictor import SpitzerPredictor
