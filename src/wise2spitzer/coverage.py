@@ -25,7 +25,7 @@ from .samples import (
 from .samples import SNR_BINS as _BINS
 from .schema import get_target, output_columns
 
-__all__ = ["MIN_POPULATION", "issued_coverage", "population_masks"]
+__all__ = ["MIN_POPULATION", "heldout_predictions", "issued_coverage", "population_masks"]
 
 #: Populations smaller than this are reported but not judged against the nominal level.
 MIN_POPULATION = 100
@@ -116,3 +116,55 @@ def issued_coverage(predicted: pd.DataFrame, target, *, truth: pd.DataFrame | No
                      "width_dex": float(np.nanmean(width[m])) if n else np.nan,
                      "within_tolerance": verdict})
     return pd.DataFrame(rows)
+
+
+def heldout_predictions(df: pd.DataFrame, *, target, samples, cv: int = 5, random_state=0,
+                        progress=None, **fit_params) -> pd.DataFrame:
+    """Pooled k-fold predictions of a bundle for every labelled row, each held out once.
+
+    The labelled rows of ``target`` (any sample) are split in ``cv`` folds; for each fold a
+    :class:`~wise2spitzer.bundle.PredictorBundle` of ``samples`` is fitted on the catalogue
+    without the fold's rows (hull included) and predicts them. The result, fed to
+    :func:`issued_coverage`, measures coverage where values are issued.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Catalogue in SEIP conventions.
+    target : {"mips1", "irac4"}
+    samples : sequence of str
+        The bundle's samples (e.g. ``["clean", "unclean"]``).
+    cv : int
+        Folds (>= 2).
+    random_state : int or None
+        Seeds the folds and every fit.
+    **fit_params
+        Passed to every ``SpitzerPredictor.fit`` (``preset="none"`` and ``test_size=None``
+        unless given).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The labelled rows (index kept) with the bundle's output columns for ``target``.
+    """
+    from sklearn.model_selection import KFold
+
+    from .bundle import PredictorBundle
+    from .errors import ModelError
+    from .samples import labelled_mask
+
+    t = get_target(target)
+    if not isinstance(cv, int) or cv < 2:
+        raise ModelError(f"cv must be an integer >= 2; got {cv!r}")
+    fit_params = {"preset": "none", "test_size": None, **fit_params}
+    labelled = np.flatnonzero(labelled_mask(df, t).to_numpy())
+    parts = []
+    folds = KFold(cv, shuffle=True, random_state=random_state).split(labelled)
+    for k, (_, test) in enumerate(folds):
+        if progress:
+            progress(f"held-out fold {k + 1}/{cv}")
+        held = df.index[labelled[test]]
+        bundle = PredictorBundle.fit(df.drop(index=held), targets=[t.key], samples=samples,
+                                     random_state=random_state, **fit_params)
+        parts.append(bundle.predict_catalog(df.loc[held]))
+    return pd.concat(parts).loc[df.index[labelled]]

@@ -188,6 +188,32 @@ def _print_card(console: Console, model) -> None:
                       f"coverage {cov['coverage']:.3f} on {cov['n']} test rows")
 
 
+def _issued_step(console: Console, df: pd.DataFrame, t, *, cv: int, random_state: int,
+                 n_jobs: int, feature_set: str, form: str | None, params: dict) -> pd.DataFrame:
+    """Coverage where predict issues values: every population of a k-fold held-out bundle."""
+    from ..coverage import heldout_predictions, issued_coverage
+    from ..samples import study_samples
+
+    samples = study_samples(df)
+    with _status(console, f"{cv}-fold coverage of the issued values") as progress:
+        pooled = heldout_predictions(df, target=t, samples=samples, cv=cv,
+                                     random_state=random_state, n_jobs=n_jobs,
+                                     feature_set=feature_set, form=form, progress=progress,
+                                     **params)
+    table = issued_coverage(pooled, t)
+    tab = Table(title=f"95% coverage where values are issued ({cv} folds, every labelled row "
+                      f"held out once; each row answered by the model of its sample: "
+                      f"{', '.join(samples)})")
+    for c in ("population", "group", "n", "coverage", "width_dex", "in 0.93-0.97"):
+        tab.add_column(c, justify="left" if c in ("population", "group") else "right")
+    for r in table.itertuples(index=False):
+        verdict = {True: "yes", False: "NO", None: "n < 100"}[r.within_tolerance]
+        tab.add_row(r.population, r.group, str(r.n), f"{r.coverage:.3f}",
+                    f"{r.width_dex:.3f}", verdict)
+    console.print(tab)
+    return table
+
+
 def _coverage_table(cov, cv: int) -> Table:
     """Coverage against the observed flux: overall and per quartile of observed flux."""
     obs = cov[cov["reference"] == "observed"]
@@ -230,7 +256,7 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", help="Write the metrics table as CSV."),
 ) -> None:
     """Score ET, LR and the raw WISE estimate (cross-validation and test split)."""
-    from ..study import cap_step, evaluate_step, intervals_step, study_settings
+    from ..study import cap_step, evaluate_step, intervals_step, model_params, study_settings
 
     console = _console()
     t = _target(target)
@@ -269,3 +295,10 @@ def evaluate(
             cov_path = out.with_name(out.stem + "_coverage.csv")
             cov.to_csv(cov_path, index=False)
             console.print(f"coverage written to {cov_path}")
+        issued = _issued_step(console, df, t, cv=cv, random_state=random_state, n_jobs=n_jobs,
+                              feature_set=table["feature_set"].iloc[0], form=form,
+                              params=model_params(table, regressor_params=extra))
+        if out is not None:
+            issued_path = out.with_name(out.stem + "_issued_coverage.csv")
+            issued.to_csv(issued_path, index=False)
+            console.print(f"coverage where values are issued written to {issued_path}")
