@@ -513,3 +513,28 @@ def test_each_bad_input_file_is_one_line_exit_2(sim, model_file, tmp_path, capsy
         line = _one_error_line(err)
         assert "Traceback" not in err and len(line) < 1000, (name, line)
         assert not out.exists() and not list(tmp_path.glob(f".out_{name}*")), name
+
+
+# ------------------------------------------------------------------ 8. stale output columns
+def test_output_columns_already_in_the_input_are_replaced_on_both_paths(
+    predictor, sim, tmp_path
+):
+    stale = sim.iloc[:1200].copy()
+    stale["i4_f_pred"] = -1.0
+    stale[STATUS] = "stale"
+    path = tmp_path / "in.parquet"
+    stale.to_parquet(path)
+    outs = {}
+    for fast in (True, False):
+        out = tmp_path / f"out_{fast}.parquet"
+        predict_file(predictor, path, out, chunksize=CHUNK, fast=fast)
+        outs[fast] = pd.read_parquet(out)
+    expected = predictor.predict_catalog(stale)
+    for got in outs.values():
+        # Replaced where the input had them; the two others appended, as predict_catalog does.
+        assert list(got.columns) == list(expected.columns)
+        assert (got[STATUS].to_numpy() == expected[STATUS].to_numpy()).all()
+        assert "stale" not in set(got[STATUS]) and (got["i4_f_pred"] > 0).any()
+        assert not (got["i4_f_pred"] == -1.0).any()
+    pd.testing.assert_frame_equal(outs[True][[STATUS]], outs[False][[STATUS]])
+    np.testing.assert_allclose(outs[True][PRED[:3]], outs[False][PRED[:3]], rtol=1e-6)
