@@ -35,6 +35,9 @@ from .schema import (
 
 __all__ = ["SpitzerPredictor"]
 
+# Larger numbers overflow the float32 the trees read: such a value is bad, not usable.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 # Packages whose versions the model card records.
 _PACKAGES = ("wise2spitzer", "numpy", "pandas", "scikit-learn", "lightgbm", "boruta",
              "quantile-forest", "skops")
@@ -317,12 +320,14 @@ class SpitzerPredictor:
     def row_status(self, df: pd.DataFrame) -> np.ndarray:
         """Status of every row of ``df`` before prediction (:data:`~wise2spitzer.schema.STATUSES`).
 
-        In order of precedence: ``bad_value``, a negative or infinite number or a non-numeric
-        entry; ``missing_feature``, a needed column is absent (every row) or its value is NaN,
-        or a flux is 0 (SEIP's "not measured"); ``outside_sample``, the row is not in the
-        sample the model was trained on (for a clean-sample model: ``ext_flg != 0``,
-        ``cc_flags != '0000'``, or those flags missing), so its interval was never calibrated
-        on rows like it; ``outside_domain``, outside the training hull; else ``ok``.
+        In order of precedence: ``bad_value``, a negative or infinite number, a number too
+        large for the float32 the trees read (> 3.4e38, e.g. 1e300 in ``wise#rchi2``), or a
+        non-numeric entry; ``missing_feature``, a needed column is absent (every row) or its
+        value is NaN, or a flux is 0 (SEIP's "not measured"); ``outside_sample``, the row is
+        not in the sample the model was trained on (for a clean-sample model:
+        ``ext_flg != 0``, ``cc_flags != '0000'``, or those flags missing), so its interval
+        was never calibrated on rows like it; ``outside_domain``, outside the training hull;
+        else ``ok``.
         """
         self._check_fitted()
         n = len(df)
@@ -353,7 +358,7 @@ class SpitzerPredictor:
             isnan = np.isnan(block)
             missing |= isnan.any(axis=1)
             with np.errstate(invalid="ignore"):
-                bad |= (np.isinf(block) | (block < 0)).any(axis=1)
+                bad |= (np.isinf(block) | (block < 0) | (block > _FLOAT32_MAX)).any(axis=1)
             flux = [i for i, c in enumerate(plain) if c in WISE_FLUX_COLUMNS]
             if flux:
                 missing |= (block[:, flux] == 0).any(axis=1)
@@ -364,7 +369,7 @@ class SpitzerPredictor:
             num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             was_null = raw.isna().to_numpy()
             bad |= np.isnan(num) & ~was_null  # text that is not a number
-            bad |= np.isinf(num) | (num < 0)
+            bad |= np.isinf(num) | (num < 0) | (num > _FLOAT32_MAX)
             missing |= was_null
             if col in WISE_FLUX_COLUMNS:
                 # 0 flux means "not measured" in SEIP; a 0 count (wise#nm) is a real value.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,14 @@ from typing import Any
 from ..errors import CatalogError
 from .formats import ENDING_FORMATS
 
-__all__ = ["atomic_output", "atomic_write_json", "atomic_write_text", "reserve_temp"]
+__all__ = [
+    "atomic_output",
+    "atomic_write_json",
+    "atomic_write_text",
+    "remove_stale_temps",
+    "reserve_temp",
+    "stale_temps",
+]
 
 
 def _default_ending(path: Path) -> str:
@@ -54,6 +62,35 @@ def reserve_temp(path: str | os.PathLike, ending: str | None = None) -> Path:
             continue
         return tmp
     raise CatalogError(f"cannot create a temporary file next to {str(path)!r}")
+
+
+def stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Temporary files :func:`reserve_temp` made for ``path`` that still exist.
+
+    Only names of the form ``.<name>.<12 hex digits>.tmp<ending>`` next to ``path`` match: a
+    run killed with ``kill -9`` (no ``finally`` runs) leaves such a file behind. Call it only
+    while no other process writes ``path`` (e.g. under :func:`wise2spitzer.locking.output_lock`).
+    """
+    path = Path(os.fspath(path))
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp.*", re.DOTALL)
+    with os.scandir(path.parent) as entries:
+        return sorted(
+            Path(e.path)
+            for e in entries
+            if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+        )
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the files of :func:`stale_temps` and return them."""
+    removed = []
+    for tmp in stale_temps(path):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
 
 
 @contextlib.contextmanager
