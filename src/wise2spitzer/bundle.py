@@ -111,6 +111,13 @@ class PredictorBundle:
         """Target keys, in the order of the members."""
         return list(dict.fromkeys(p.target.key for p in self.members))
 
+    def output_names(self) -> list[str]:
+        """Every column :meth:`predict_catalog` appends, band by band."""
+        names: list[str] = []
+        for t in self.targets:
+            names += [*output_columns(t).values(), model_column(t)]
+        return names
+
     def members_for(self, target) -> list[Any]:
         """The target's predictors, most specific sample first (:data:`SAMPLE_PRIORITY`)."""
         key = get_target(target).key
@@ -231,6 +238,9 @@ class BundleRunner:
     @property
     def targets(self) -> list[str]:
         return self.bundle.targets
+
+    def output_names(self) -> list[str]:
+        return self.bundle.output_names()
 
     def predict_catalog(self, df: pd.DataFrame, *, confidence: float = 0.95,
                         method: str | None = None) -> pd.DataFrame:

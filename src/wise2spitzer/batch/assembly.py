@@ -65,6 +65,17 @@ def provenance(
     if chosen == "conformal" and reg is not None:
         meta["conformal_tails"] = getattr(reg, "conformal_tails", "symmetric")
         meta["conformal_score"] = getattr(reg, "conformal_score_", None)
+    members = getattr(predictor, "members", None)
+    if members:  # a bundle: which models answer, band by band
+        meta["target"] = ",".join(dict.fromkeys(m.target.key for m in members))
+        meta["target_column"] = ",".join(dict.fromkeys(m.target.column for m in members))
+        meta["model_sample"] = "; ".join(
+            f"{t}: {','.join(m.sample for m in members if m.target.key == t)}"
+            for t in dict.fromkeys(m.target.key for m in members))
+        meta["feature_set"] = ",".join(dict.fromkeys(m.feature_set for m in members))
+        if method is None:
+            meta["interval_method"] = ",".join(
+                dict.fromkeys(m.regressor.interval_method_ for m in members))
     return meta
 
 

@@ -159,6 +159,8 @@ def predict_dask(
     kwargs = {"confidence": confidence, "method": method, "allwise": allwise}
     if fast and FastPredictor.supports(predictor):
         predictor = FastPredictor(predictor, n_jobs=n_jobs)
+    elif fast and hasattr(predictor, "fast"):  # a bundle: its members on the fast path
+        predictor = predictor.fast(n_jobs=n_jobs)
     if client is None:
         try:
             from distributed import default_client

@@ -195,6 +195,8 @@ def output_names(predictor: Any) -> list[str] | None:
     predictor : object
         A predictor (or :class:`FastPredictor`) with a ``target`` or ``target_``.
     """
+    if hasattr(predictor, "output_names"):  # a bundle names its own (every band)
+        return list(predictor.output_names())
     target = getattr(predictor, "target", None) or getattr(predictor, "target_", None)
     if target is None:
         return None
@@ -218,6 +220,8 @@ def check_method(predictor: Any, method: str | None) -> None:
     """
     if method is None:
         return
+    for member in getattr(predictor, "members", ()):  # a bundle: every model must have it
+        check_method(member, method)
     p = getattr(predictor, "predictor", predictor)  # a FastPredictor wraps the predictor
     reg = getattr(p, "regressor", None)
     methods = getattr(reg, "interval_methods_", None)

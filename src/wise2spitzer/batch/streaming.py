@@ -369,6 +369,8 @@ def predict_file(
     model_hash = model_hash or model_fingerprint(predictor)
     if fast and FastPredictor.supports(predictor):
         predictor = FastPredictor(predictor, n_jobs=n_jobs)
+    elif fast and hasattr(predictor, "fast"):  # a bundle: its members on the fast path
+        predictor = predictor.fast(n_jobs=n_jobs)
     key = {
         "version": CHECKPOINT_VERSION,
         "input": input_fingerprint(request.input),

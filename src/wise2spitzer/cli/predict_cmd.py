@@ -24,14 +24,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_model(path: Path):
-    """Load a saved :class:`~wise2spitzer.predictor.SpitzerPredictor`, errors as ModelError."""
-    from ..predictor import SpitzerPredictor
+def load_model(path: Path, *, bundle: bool = True):
+    """Load a saved model file (a predictor, or a bundle when ``bundle``), errors as ModelError."""
+    from ..modelfile import load_model as load_any
+    from ..modelfile import load_predictor
 
     if not path.exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
     try:
-        return SpitzerPredictor.load(path)
+        return load_any(path) if bundle else load_predictor(path)
     except (Wise2SpitzerError, FileNotFoundError):
         raise
     except Exception as exc:  # any unreadable file must end as one line, not a traceback
@@ -56,7 +57,9 @@ def predict(
         "Input catalogue: Parquet (file, directory, HATS), FITS, CSV, VOTable or ECSV; SEIP "
         "or AllWISE columns."))],
     output: Annotated[Path, typer.Argument(help="Output file; format from the extension.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="A model saved by `wise2spitzer train` (or reproduce).")],
+    model: Annotated[Path, typer.Option(
+        "--model", "-m",
+        help="A model or bundle saved by `wise2spitzer train` (or reproduce).")],
     engine: Annotated[str, typer.Option(help="local (this process) or dask (a cluster).")] = (
         "local"
     ),
@@ -72,11 +75,13 @@ def predict(
     method: Annotated[str | None, typer.Option(
         help="Interval method (tree_sem, conformal, qrf); default: the model's.")] = None,
     allwise: Annotated[bool, typer.Option(
-        "--allwise", help="The input has AllWISE columns (w1mpro...); detected if absent.")] = False,
+        "--allwise",
+        help="The input has AllWISE columns (w1mpro...); detected if absent.")] = False,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse the finished chunks of an interrupted run.")] = False,
     progress: Annotated[bool | None, typer.Option(
-        "--progress/--no-progress", help="Progress bar on stderr (default: if a terminal).")] = None,
+        "--progress/--no-progress",
+        help="Progress bar on stderr (default: if a terminal).")] = None,
 ) -> None:
     """Predict MIPS1/IRAC4 fluxes for every row of INPUT and write them to OUTPUT.
 

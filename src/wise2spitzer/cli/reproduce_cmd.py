@@ -124,7 +124,7 @@ def sed(
     if model:
         predictions = {}
         for path in model:
-            p = load_model(path)
+            p = load_model(path, bundle=False)
             res = p.predict_catalog(row_df)
             cols = output_columns(p.target)
             r = res.iloc[0]
