@@ -87,8 +87,13 @@ def _str_node(text: str) -> dict:
 
 def _code_node(code: str) -> dict:
     """A node that calls a function under an allowed-looking module prefix with a string."""
+    namespace = {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode",
+                 "content": {}, "key_types": {"__class__": "list", "__module__": "builtins",
+                                             "__loader__": "ListNode", "content": [],
+                                             "__id__": next(_IDS)},
+                 "__id__": next(_IDS)}
     args = {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
-            "content": [_str_node(code)], "__id__": next(_IDS)}
+            "content": [_str_node(code), namespace], "__id__": next(_IDS)}
     return {"__class__": "runstring", "__module__": "numpy.testing._private.utils",
             "__loader__": "ConstructorFromReduceNode", "content": args, "__id__": next(_IDS)}
 
@@ -138,6 +143,11 @@ def test_code_in_an_allowed_looking_type_is_refused_and_not_run(saved, tmp_path,
     err = capsys.readouterr().err
     assert rc == 2 and not marker.exists() and not out.exists()
     assert err.count("\n") == 1 and "outside the allow-list" in err
+    # The payload is live: trusting what the file names (as a prefix allow-list did) runs it.
+    import skops.io as sio
+
+    sio.load(evil, trusted=sio.get_untrusted_types(file=evil))
+    assert marker.exists()
 
 
 def _first_tree_node(schema: dict) -> dict:
