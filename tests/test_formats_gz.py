@@ -214,3 +214,18 @@ def test_failed_write_keeps_the_existing_catalogue(tmp_path, frame, ending):
         assert side.read_bytes() == side_before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert read_catalog(dest).attrs["meta"]["version"] == 1
+
+
+def test_gzip_output_has_no_name_and_no_time_in_its_header(tmp_path):
+    """Written under a random temporary name, the same table still gives the same bytes."""
+    import pandas as pd
+
+    from wise2spitzer.catalog import write_catalog
+
+    df = pd.DataFrame({"wise1": [1.0, 2.0], "objid": [1, 2]})
+    a = write_catalog(df, tmp_path / "a.csv.gz").read_bytes()
+    b = write_catalog(df, tmp_path / "b.csv.gz").read_bytes()
+    assert a == b
+    flags = a[3]
+    assert a[:2] == b"\x1f\x8b" and not flags & 0x08  # FNAME flag not set
+    assert a[4:8] == b"\x00\x00\x00\x00"  # MTIME 0

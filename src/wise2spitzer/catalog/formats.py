@@ -200,8 +200,28 @@ def open_output(path: str | os.PathLike, *, compressed: bool) -> IO[bytes]:
     The gzip header carries no time stamp, so the same table gives the same bytes.
     """
     if compressed:
-        return gzip.GzipFile(os.fspath(path), "wb", compresslevel=_GZIP_LEVEL, mtime=0)
+        return _GzipOutput(path)
     return open(path, "wb")
+
+
+class _GzipOutput(gzip.GzipFile):
+    """A gzip file whose header holds neither a time stamp nor a file name.
+
+    Outputs are written under a temporary name that is renamed at the end; a name in the
+    header would be that random temporary name, so the same table would not give the same
+    bytes (and ``gunzip -N`` would restore the temporary name).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self._raw = open(path, "wb")  # closed by close()
+        super().__init__(filename="", mode="wb", compresslevel=_GZIP_LEVEL,
+                         fileobj=self._raw, mtime=0)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def open_input(path: str | os.PathLike, *, compressed: bool) -> IO[bytes]:
