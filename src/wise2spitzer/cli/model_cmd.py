@@ -19,6 +19,7 @@ from ..errors import ModelError
 from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, SAMPLES, UNCLEAN, has_clean_flags
 from ..schema import get_target
 from .app import app
+from .options import check_at_least, check_output_file
 
 __all__ = ["evaluate", "resolve_sample", "train"]
 
@@ -138,8 +139,9 @@ def train(
 
     console = _console()
     targets = list(dict.fromkeys(_target(t).key for t in target))
-    if n_jobs < 1:
-        raise ModelError(f"--n-jobs must be >= 1; got {n_jobs}")
+    check_at_least("--n-jobs", n_jobs)
+    check_at_least("--n-estimators", n_estimators)
+    check_output_file("--out", out)
     df = _load(data, random_state, console, *[_target(t) for t in targets])
     samples = _train_samples(df, sample, bundle or len(targets) > 1, console)
     extra = _regressor_options(n_estimators, select_features)
@@ -258,6 +260,11 @@ def evaluate(
     """Score ET, LR and the raw WISE estimate (cross-validation and test split)."""
     from ..study import cap_step, evaluate_step, intervals_step, model_params, study_settings
 
+    check_at_least("--n-jobs", n_jobs)
+    check_at_least("--n-estimators", n_estimators)
+    check_at_least("--cv", cv, 2)
+    if out is not None:
+        check_output_file("--out", out)
     console = _console()
     t = _target(target)
     settings = study_settings(preset, cv=cv)

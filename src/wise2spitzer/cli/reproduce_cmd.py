@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ..errors import CatalogError, ModelError
 from .app import app
+from .options import check_at_least, check_output_dir
 
 __all__ = ["cuts", "reproduce", "sed"]
 
@@ -56,6 +57,11 @@ def reproduce(
         targets = [get_target(t).key for t in target]
     except ValueError as exc:
         raise ModelError(f"--target: {exc}") from exc
+    check_at_least("--n-jobs", n_jobs)
+    check_at_least("--n-estimators", n_estimators)
+    check_at_least("--n-rows", n_rows)
+    check_at_least("--cv", cv, 2)
+    check_output_dir("--out", out)
     # Same regressor options as `wise2spitzer evaluate`, so both print the same numbers.
     extra: dict = {} if n_estimators is None else {"n_estimators": n_estimators}
     if not select_features:
@@ -159,6 +165,7 @@ def cuts(
         t = get_target(target)
     except ValueError as exc:
         raise ModelError(f"--target: {exc}") from exc
+    check_output_dir("--out", out)
     df, kind, _ = load_study_data(data, random_state=random_state)
     _, note, _ = describe_data(kind, data=data, df=df, random_state=random_state)
     paths = quality_cut_analysis(df, out=out, target=t, data_note=note)
