@@ -9,7 +9,9 @@ sends (keyset-paginated member pages, the cluster list, positional cross-matches
 an unknown table or column gets a QUERY_STATUS ERROR, like a real service.
 
 Failure injection (``server.faults``: one action consumed per request): ``"slow"`` waits longer
-than the client timeout before answering, ``"500"`` answers HTTP 500, ``"ok"`` answers normally.
+than the client timeout before answering, ``"trickle"`` sends the answer one byte every
+``trickle_seconds`` (each wait shorter than the client timeout, the whole far longer),
+``"500"`` answers HTTP 500, ``"ok"`` answers normally.
 ``server.row_limit`` truncates results with QUERY_STATUS OVERFLOW. ``server.requests`` records
 every request. The server listens on loopback only and stops itself after ``lifetime`` seconds.
 """
@@ -161,6 +163,7 @@ class TapServer:
         self.requests: list[dict] = []
         self.row_limit: int | None = None
         self.slow_seconds = slow_seconds
+        self.trickle_seconds = 0.05
         self.lifetime = lifetime
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -213,6 +216,13 @@ class TapServer:
                     self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
+                    if getattr(self, "trickle", False):
+                        # Bounded: at most 200 bytes, then the rest at once.
+                        for i in range(min(len(body), 200)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(server.trickle_seconds)
+                        body = body[200:]
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
@@ -265,6 +275,7 @@ class TapServer:
                     server.requests.append(record)
                 if fault == "slow":
                     time.sleep(server.slow_seconds)
+                self.trickle = fault == "trickle"
                 if fault == "500":
                     self._send(500, b"internal error", "text/plain")
                     return

@@ -244,7 +244,9 @@ def test_timeout_then_successful_retry(server):
     assert arch.n_requests == len(server.requests) == N_CLUSTERS_QUERIES + 3 + 1
 
     server.faults = ["slow", "slow"]
-    with pytest.raises(FetchError, match=r"^cannot reach .*: no response within 0.2 s after 2 "):
+    with pytest.raises(
+        FetchError, match=r"^cannot reach .*: no (response|complete answer) within 0.2 s after 2 "
+    ):
         irsa.fetch_members(conf=cfg.replace(retries=1))
 
 
@@ -446,3 +448,33 @@ def test_output_formats_keep_rows_flags_and_provenance(server, tmp_path, ending)
     np.testing.assert_allclose(back["wise4"].to_numpy(float), df["wise4"].to_numpy(float))
     assert back.attrs["meta"]["n_rows"] == len(pos)
     assert back.attrs["meta"]["irsa_tap"] == server.url
+
+
+def test_a_trickling_answer_is_cut_at_the_whole_request_deadline(server):
+    """One byte every 0.05 s never trips a per-read timeout of 0.5 s; the deadline does."""
+    import time
+
+    server.faults = ["trickle"]
+    cfg = make_conf(server, timeout=0.5, retries=0)
+    t0 = time.perf_counter()
+    with pytest.raises(FetchError, match=r"no complete answer within 0.5 s"):
+        irsa.fetch_members(conf=cfg)
+    assert time.perf_counter() - t0 < 3.0
+
+
+def test_radius_and_output_are_checked_before_any_request(server, tmp_path, capsys):
+    with pytest.raises(ValueError, match="match_radius_arcsec must be at most 60 arcsec"):
+        irsa.Conf(match_radius_arcsec=1e300)
+    from wise2spitzer.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    n = len(server.requests)
+    for args, message in [
+        (["--radius", "1e300", str(tmp_path / "o.parquet")], "at most 60 arcsec"),
+        ([str(tmp_path / "afile" / "o.parquet")], "is a file, not a directory"),
+        ([str(tmp_path / "o.xyz")], "cannot tell the format"),
+    ]:
+        rc = main(["fetch", "--vizier-url", server.url, "--irsa-url", server.url, *args])
+        err = capsys.readouterr().err
+        assert rc == 2 and message in err and err.count("\n") == 1, err
+    assert len(server.requests) == n

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ..errors import CatalogError
+from ..errors import CatalogError, FetchError
 from .app import app
+from .options import check_output_file
 
 __all__ = ["fetch"]
 
@@ -129,14 +130,19 @@ def _config(
         changes["irsa_url"] = irsa_url
     try:
         return irsa.conf.replace(**changes)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    except ValueError as exc:  # one line naming the setting, like every other bad option
+        raise FetchError(f"bad fetch option: {exc}") from None
 
 
 def _check_usage(output, positions, cluster, ra_column, dec_column, *, dry_run: bool) -> None:
     """Options that do not go together."""
     if output is None and not dry_run:
         raise typer.BadParameter("give an OUTPUT file (or --dry-run to only print the queries)")
+    if output is not None:
+        from ..catalog.formats import resolve_format
+
+        check_output_file("OUTPUT", Path(output))
+        resolve_format(output)  # an unknown ending is refused before any request
     if positions is not None and cluster:
         raise typer.BadParameter(
             "--cluster selects Hunt & Reffert members; drop it with --positions"

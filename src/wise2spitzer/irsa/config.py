@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "MAX_MATCH_RADIUS_ARCSEC",
     "ALLWISE_COLUMNS",
     "ALLWISE_TABLE",
     "CLUSTERS_TABLE",
@@ -119,6 +120,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "wise2spitzer" / "tap"
 
 
+#: Largest cross-match radius accepted (the paper uses 2 arcsec; WISE's PSF is 6-12 arcsec).
+MAX_MATCH_RADIUS_ARCSEC = 60.0
+
+
 @dataclass
 class Conf:
     """Configuration of archive access (URLs, tables, limits, timeouts, retries, cache).
@@ -138,7 +143,8 @@ class Conf:
     maxrec : int
         MAXREC sent with every upload query; a result with QUERY_STATUS OVERFLOW warns.
     timeout : float
-        Seconds to wait for a connection or for the next bytes of a response.
+        Seconds a request may take, whole answer included (also the wait for a connection or
+        for the next bytes): a server that trickles its answer is cut off at this deadline.
     retries : int
         Extra attempts after a transient failure (connection error, timeout, HTTP 5xx/429).
     backoff, max_backoff : float
@@ -172,6 +178,11 @@ class Conf:
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a positive number; got {value!r}")
+        if self.match_radius_arcsec > MAX_MATCH_RADIUS_ARCSEC:
+            raise ValueError(
+                f"match_radius_arcsec must be at most {MAX_MATCH_RADIUS_ARCSEC:g} arcsec (a "
+                f"cross-match, not a cone search); got {self.match_radius_arcsec!r}"
+            )
         if not isinstance(self.retries, (int, np.integer)) or self.retries < 0:
             raise ValueError(f"retries must be an integer >= 0; got {self.retries!r}")
         if self.backoff < 0 or self.max_backoff < 0:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -47,6 +48,31 @@ def _import_archive_deps():
             f"archive access needs pyvo and requests ({exc}); "
             "install them with: pip install 'wise2spitzer[archive]'"
         ) from None
+
+
+def within_deadline(seconds: float, call):
+    """``call()``'s result, or :class:`TimeoutError` once ``seconds`` have passed.
+
+    requests' timeout bounds each wait for bytes, so a server that sends one byte a second
+    never trips it; the whole request runs in a daemon thread that is abandoned at the
+    deadline (its socket closes when the server gives up or the process ends).
+    """
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="wise2spitzer-request", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _make_session(timeout: float):
@@ -97,6 +123,9 @@ def _classify(exc: BaseException, timeout: float) -> tuple[bool, str, str]:
     from pyvo.dal.exceptions import DALQueryError, DALServiceError
 
     chain = _causes(exc)
+    for e in chain:
+        if isinstance(e, TimeoutError) and str(e).startswith("no complete answer"):
+            return True, "timeout", str(e)  # the whole-request deadline
     # Before the headers a timeout is requests' Timeout; while the body streams in it is
     # urllib3's ReadTimeoutError wrapped in a pyvo DALFormatError. (urllib3's connection-refused
     # error derives from its ConnectTimeoutError, so requests' classes are checked first.)
@@ -211,7 +240,10 @@ class Archive:
                 with warnings.catch_warnings():
                     # pyvo's own overflow warning is replaced by one naming the chunk below.
                     warnings.simplefilter("ignore")
-                    result = service.run_sync(adql, uploads=uploads or None, maxrec=maxrec)
+                    result = within_deadline(
+                        self.conf.timeout,
+                        lambda: service.run_sync(adql, uploads=uploads or None, maxrec=maxrec),
+                    )
                 break
             except Exception as exc:  # noqa: BLE001 - classified below, re-raised as FetchError
                 transient, kind, reason = _classify(exc, self.conf.timeout)
