@@ -30,6 +30,7 @@ __all__ = [
     "SIDECAR_KIND",
     "SIDECAR_SUFFIX",
     "check_meta",
+    "check_sidecar_rows",
     "clean_meta_value",
     "csv_sidecar",
     "load_sidecar",
@@ -161,3 +162,18 @@ def csv_sidecar(columns: pd.DataFrame, n_rows: int, meta: Mapping[str, Any] | No
         "meta": check_meta(meta),
         "columns": cols,
     }
+
+
+def check_sidecar_rows(path: Path, sidecar: Mapping[str, Any] | None, n_rows: int) -> None:
+    """Refuse a CSV whose row count differs from the one its sidecar recorded.
+
+    A CSV cut at a line end parses cleanly; the row count written alongside it is the only
+    way to tell, for whole-file and streamed reads alike.
+    """
+    expected = sidecar.get("n_rows") if sidecar else None
+    if isinstance(expected, int) and expected != n_rows:
+        raise CatalogError(
+            f"{str(path)!r} has {n_rows} rows but its sidecar {sidecar_path(path).name!r} "
+            f"records {expected}: the file is truncated or was changed after writing (delete "
+            "the sidecar if the change is intended)"
+        )

@@ -28,9 +28,9 @@ from .messages import one_line
 from .metadata import (
     FITS_COMMENT_TAG,
     PARQUET_META_KEY,
+    check_sidecar_rows,
     clean_meta_value,
     load_sidecar,
-    sidecar_path,
     sidecar_units,
     text_columns,
 )
@@ -188,15 +188,7 @@ def _read_csv(path: Path, spec: FormatSpec) -> _Read:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise CatalogError(f"{str(path)!r}: duplicated column names {dup}")
-    n_rows = sidecar.get("n_rows") if sidecar else None
-    if isinstance(n_rows, int) and n_rows != table.num_rows:
-        # A CSV cut at a line end parses cleanly; the row count written alongside it is the
-        # only way to tell.
-        raise CatalogError(
-            f"{str(path)!r} has {table.num_rows} rows but its sidecar "
-            f"{sidecar_path(path).name!r} records {n_rows}: the file is truncated or was "
-            f"changed after writing (delete the sidecar if the change is intended)"
-        )
+    check_sidecar_rows(path, sidecar, table.num_rows)
     df = table.to_pandas()
     for column, info in columns_info.items():
         dtype = info.get("dtype")
@@ -272,8 +264,22 @@ def _read_votable(path: Path, spec: FormatSpec) -> _Read:
 
 
 def parquet_units(schema: Any) -> dict[str, str]:
-    """``{column: unit}`` from the field metadata (key ``unit``) of a Parquet schema."""
+    """``{column: unit}`` of a Parquet schema: field metadata (key ``unit``), or the YAML
+    header astropy writes (``table_meta_yaml``), so every reader honours the same units."""
     units = {}
+    raw = (schema.metadata or {}).get(b"table_meta_yaml")
+    if raw:
+        from astropy.io.misc import yaml
+
+        try:
+            header = yaml.load(raw.decode("utf-8", "replace"))
+        except Exception as exc:  # noqa: BLE001 - a damaged header is the file's fault
+            raise CatalogError(
+                f"astropy's metadata of a Parquet file is unreadable: {exc}"
+            ) from None
+        for col in (header or {}).get("datatype", []) if isinstance(header, dict) else []:
+            if isinstance(col, dict) and col.get("unit") and isinstance(col.get("name"), str):
+                units[col["name"]] = str(col["unit"])
     for field in schema:
         fmeta = field.metadata or {}
         if b"unit" in fmeta:

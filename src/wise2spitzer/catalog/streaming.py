@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import CatalogError, ModelError
 from .formats import FormatSpec, resolve_format
-from .metadata import load_sidecar, sidecar_units, text_columns
+from .metadata import check_sidecar_rows, load_sidecar, sidecar_units, text_columns
 from .readers import parquet_units, read_catalog
 from .units import apply_flux_factors, flux_factors
 
@@ -193,9 +193,12 @@ def _csv_chunks(path: Path, spec: FormatSpec, chunksize: int) -> Iterator[pd.Dat
     compression = "gzip" if spec.compressed else None
     header = pd.read_csv(path, nrows=0, compression=compression).columns
     dtype = {c: "str" for c in text_columns(sidecar) if c in header}
+    n_rows = 0
     with pd.read_csv(path, chunksize=chunksize, dtype=dtype, compression=compression) as reader:
         for chunk in reader:
+            n_rows += len(chunk)
             yield apply_flux_factors(chunk.reset_index(drop=True), factors)
+    check_sidecar_rows(path, sidecar, n_rows)
 
 
 def _fits_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
