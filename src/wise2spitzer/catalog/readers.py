@@ -36,7 +36,13 @@ from .metadata import (
 )
 from .units import apply_units
 
-__all__ = ["parquet_units", "read_catalog", "table_to_frame"]
+__all__ = [
+    "parquet_units",
+    "read_catalog",
+    "read_fits_table",
+    "refuse_truncated_fits",
+    "table_to_frame",
+]
 
 _Read = tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]
 
@@ -216,16 +222,31 @@ def _read_ecsv(path: Path, spec: FormatSpec) -> _Read:
     return df, units, meta
 
 
-def _read_fits(path: Path, spec: FormatSpec) -> _Read:
-    from astropy.table import Table
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        table = Table.read(path, format="fits")
+def refuse_truncated_fits(path: Path, caught: list) -> None:
+    """Raise if astropy warned, while opening ``path``, that its data stop short."""
     for w in caught:
         # astropy only warns when the data stop short of what the header announces.
         if "truncated" in str(w.message).lower():
             raise CatalogError(f"cannot read {str(path)!r} as FITS: {one_line(w.message)}")
+
+
+def read_fits_table(path: Path, **kwargs: Any):
+    """``Table.read(path, format="fits")``, refusing a truncated file with one clear error.
+
+    Every FITS read (whole file or streamed) goes through here, so a truncated file gives the
+    same error, and astropy's own warning lines are not printed on top of it.
+    """
+    from astropy.table import Table
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = Table.read(path, format="fits", **kwargs)
+    refuse_truncated_fits(path, caught)
+    return table
+
+
+def _read_fits(path: Path, spec: FormatSpec) -> _Read:
+    table = read_fits_table(path)
     df, units = table_to_frame(table, path=path)
     meta: dict[str, Any] = {}
     for key, value in table.meta.items():

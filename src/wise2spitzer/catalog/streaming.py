@@ -13,6 +13,7 @@ Every chunk follows the same rules as a whole-file read: the format table of
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 from ..errors import CatalogError, ModelError
 from .formats import FormatSpec, resolve_format
 from .metadata import check_sidecar_rows, load_sidecar, sidecar_units, text_columns
-from .readers import parquet_units, read_catalog
+from .readers import parquet_units, read_catalog, read_fits_table, refuse_truncated_fits
 from .units import apply_flux_factors, flux_factors
 
 __all__ = [
@@ -158,8 +159,12 @@ def count_rows(path: str | os.PathLike, *, format: str | None = None) -> int | N
     if fmt == "fits":
         from astropy.io import fits
 
-        with fits.open(path, memmap=True) as hdul:
-            return int(fits_table_hdu(hdul, path).header["NAXIS2"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(path, memmap=True) as hdul:
+                n = int(fits_table_hdu(hdul, path).header["NAXIS2"])
+        refuse_truncated_fits(path, caught)
+        return n
     return None
 
 
@@ -202,9 +207,7 @@ def _csv_chunks(path: Path, spec: FormatSpec, chunksize: int) -> Iterator[pd.Dat
 
 
 def _fits_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
-    from astropy.table import Table
-
-    table = Table.read(path, format="fits", memmap=True)
+    table = read_fits_table(path, memmap=True)
     units = {name: table[name].unit for name in table.colnames if table[name].unit is not None}
     factors = flux_factors(units, path=path)
     for start in range(0, len(table), chunksize):
