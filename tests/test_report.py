@@ -188,3 +188,21 @@ def test_reproduce_upper_sco_uses_sample_all(tmp_path):
     assert "no clean/unclean split" in md and "Real data" in md
     assert "simulated" not in md.lower()
     assert (tmp_path / "figures" / "fig5_observed_vs_predicted.png").exists()
+
+
+@pytest.mark.slow
+def test_coverage_where_values_are_issued_is_reported(run):
+    """Every population that gets a value, for both targets, in the CSV and the report."""
+    res = run
+    table = pd.read_csv(res.out / "issued_coverage.csv")
+    assert set(table["target"]) == {"mips1", "irac4"}
+    for t, g in table.groupby("target"):
+        pops = set(zip(g["population"], g["group"], strict=True))
+        assert {("sample", "clean"), ("sample", "non-clean"), ("model", "clean"),
+                ("model", "unclean"), ("all issued", "all")} <= pops, t
+        assert {f"Q{i}" for i in range(1, 5)} <= set(g.loc[g["population"] == "observed flux",
+                                                         "group"])
+        issued = g.set_index(["population", "group"]).loc[("all issued", "all")]
+        assert 0 < issued["n"] and 0 <= issued["coverage"] <= 1
+    md = (res.out / "report.md").read_text()
+    assert "where `predict` issues values" in md and "issued_coverage.csv" in md

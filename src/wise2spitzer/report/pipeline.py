@@ -61,6 +61,7 @@ class ReproduceResult:
     metrics: pd.DataFrame
     coverage: pd.DataFrame
     files: dict[str, Path] = field(default_factory=dict)
+    issued: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -127,6 +128,7 @@ class _Study:
     files: dict[str, Path] = field(default_factory=dict)
     metrics: list[pd.DataFrame] = field(default_factory=list)
     coverage: list[pd.DataFrame] = field(default_factory=list)
+    issued: list[pd.DataFrame] = field(default_factory=list)
     curves: list[pd.DataFrame] = field(default_factory=list)
     forms: list[pd.DataFrame] = field(default_factory=list)
     test_preds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -149,7 +151,7 @@ def _load_step(opts: _Options) -> _Study:
                                           random_state=opts.random_state)
     sample_list = list(opts.samples) if opts.samples else study_samples(df)
     primary = CLEAN if CLEAN in sample_list else sample_list[-1]
-    n_steps = 2 + len(tkeys) * (3 * len(sample_list) + 2 + bool(opts.compare_forms)) + 5
+    n_steps = 2 + len(tkeys) * (3 * len(sample_list) + 3 + bool(opts.compare_forms)) + 5
     st = _Study(opts=opts, settings=settings,
                 params={**settings.get("regressor_params", {}), **opts.regressor_params},
                 tkeys=tkeys, df=df, kind=kind, in_format=in_format, samples=sample_list,
@@ -205,6 +207,23 @@ def _study_sample(st: _Study, t, s: str, df_t: pd.DataFrame) -> None:
         # flux quartile has a quarter of all rows, not of one 20% split.
         cv=cfg["interval_cv"], confidences=CONFIDENCES, truth=truth,
         random_state=opts.random_state, n_jobs=opts.n_jobs, progress=st.step.sub))
+    _issued_step(st, t, df_t, pred.feature_set, fitted)
+
+
+def _issued_step(st: _Study, t, df_t: pd.DataFrame, feature_set: str, fitted: dict) -> None:
+    """Coverage where predict issues values: each row answered by the model of its sample."""
+    from ..coverage import heldout_predictions, issued_coverage
+
+    cv = st.settings["interval_cv"] or 3
+    st.step(f"{t.band}: coverage where values are issued ({cv} folds, "
+            f"models of {', '.join(st.samples)})")
+    pooled = heldout_predictions(
+        df_t, target=t, samples=st.samples, cv=cv, random_state=st.opts.random_state,
+        n_jobs=st.opts.n_jobs, feature_set=feature_set, progress=st.step.sub, **fitted)
+    table = issued_coverage(pooled, t)
+    table.insert(0, "target", t.key)
+    table.insert(1, "n_folds", cv)
+    st.issued.append(table)
 
 
 def _rel_unc_spitzer(df: pd.DataFrame, target) -> pd.Series:
@@ -319,6 +338,7 @@ def _write_tables(st: _Study, counts: pd.DataFrame) -> None:
     written = [("metrics", "metrics.csv", _concat(st.metrics)),
                ("sample counts", "sample_counts.csv", counts),
                ("interval coverage", "interval_coverage.csv", _concat(st.coverage)),
+               ("issued coverage", "issued_coverage.csv", _concat(st.issued)),
                ("form comparison", "form_comparison.csv", _concat(st.forms)),
                ("learning curves", "learning_curves.csv", _concat(st.curves))]
     for key, name, table in written:
@@ -438,7 +458,7 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
         out=opts.out, data=str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>",
         simulated=st.simulated, samples=st.samples, counts=counts,
         metrics=_concat(st.metrics), coverage=_concat(st.coverage), files=st.files,
-        notes=st.notes, elapsed_s=time.perf_counter() - t_start)
+        notes=st.notes, elapsed_s=time.perf_counter() - t_start, issued=_concat(st.issued))
     st.step("writing report.md and report.html")
     md, page = render_report(ReportInputs(
         result=res, predicted=predicted, used=used, data_text=st.data_text, note=st.note,

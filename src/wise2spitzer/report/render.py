@@ -255,6 +255,27 @@ def _intervals(r: ReportInputs) -> list[Block]:
             "faintest): faint sources are where a wrong interval makes a false infrared "
             "excess.")),
         ("table", tables.quartile_table(coverage)),
+        *_issued(r),
+    ]
+
+
+def _issued(r: ReportInputs) -> list[Block]:
+    issued = r.result.issued
+    if issued.empty:
+        return []
+    t = issued.copy()
+    t["target"] = [get_target(x).band for x in t["target"]]
+    t["in 0.93-0.97"] = t["within_tolerance"].map({True: "yes", False: "NO"}).fillna(
+        "n < 100")
+    return [
+        ("p", (
+            f"{r.tag}Coverage of the 95% intervals where `predict` issues values: every "
+            "labelled row held out once (folds pooled) and answered as `predict` would, by "
+            "the model of its sample (clean rows by the clean model, other rows by the "
+            "unclean model), per population that receives a value. A verdict needs 100 rows. "
+            "Table: issued_coverage.csv.")),
+        ("table", t[["target", "population", "group", "n", "coverage", "width_dex",
+                     "in 0.93-0.97"]]),
     ]
 
 
