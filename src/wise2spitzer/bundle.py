@@ -196,17 +196,11 @@ class PredictorBundle:
     # --------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Write the bundle to ``path`` with :func:`skops.io.dump` (no pickle), atomically."""
-        import skops.io as sio
-
-        from .catalog.atomic import atomic_output
+        from .modelfile import save_model
 
         if not self.members:
             raise ModelError("an empty bundle cannot be saved")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as tmp:
-            sio.dump(self, tmp)
-        return path
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> PredictorBundle:

@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["MODEL_FILE_TYPES", "load_model", "load_predictor", "validate_predictor"]
+__all__ = ["MODEL_FILE_TYPES", "load_model", "load_predictor", "save_model", "validate_predictor"]
 
 #: Every type outside skops's inert defaults that a wise2spitzer model file may hold. The test
 #: ``test_modelfile.py::test_model_file_types_are_exactly_what_save_writes`` saves each kind
@@ -54,6 +54,22 @@ MODEL_FILE_TYPES: frozenset[str] = frozenset(
 
 _TREE_LEAF = -1
 _JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def save_model(obj: Any, path: str | Path) -> Path:
+    """Write a predictor or bundle with :func:`skops.io.dump` (no pickle), atomically.
+
+    The folder of ``path`` is created; the file appears only when complete.
+    """
+    import skops.io as sio
+
+    from .catalog.atomic import atomic_output
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        sio.dump(obj, tmp)
+    return path
 
 
 def load_predictor(path: str | Path):

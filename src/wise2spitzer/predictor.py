@@ -479,16 +479,10 @@ class SpitzerPredictor:
     # --------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Write the predictor to ``path`` with :func:`skops.io.dump` (no pickle), atomically."""
-        import skops.io as sio
-
-        from .catalog.atomic import atomic_output
+        from .modelfile import save_model
 
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as tmp:
-            sio.dump(self, tmp)
-        return path
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> SpitzerPredictor:
