@@ -40,7 +40,7 @@ DATA = Path(__file__).parent / "data" / "tap"
 
 #: Table name in the ADQL -> fixture file.
 TABLES = {
-    "J/A+A/673/A114/members": "hr_members.xml",
+    "J/A+A/686/A42/members": "hr_members.xml",
     "J/A+A/686/A42/clusters": "hr_clusters.xml",
     "slphotdr4": "slphotdr4.xml",
     "allwise_p3as_psd": "allwise_p3as_psd.xml",
