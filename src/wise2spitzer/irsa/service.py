@@ -259,6 +259,8 @@ class RequestEvent:
         The answer came from the cache; nothing was sent.
     seconds : float or None
         Time the request took, retries included (None from the cache or before the answer).
+    attempts : int
+        Requests sent for it (1, more after retries; 0 from the cache).
     """
 
     label: str
@@ -267,6 +269,7 @@ class RequestEvent:
     n_rows: int | None = None
     cached: bool = False
     seconds: float | None = None
+    attempts: int = 0
 
 
 def _fetch_error(exc: BaseException, *, url: str, label: str, attempts: int, conf: Conf):
@@ -374,7 +377,7 @@ class Archive:
             table = Table.read(path, format="ascii.ecsv")
             if table.meta.get("QUERY_STATUS") == "OVERFLOW":
                 self._overflow(url, label, len(table), overflow)
-            self._report(label, uploads, done=True, n_rows=len(table), cached=True)
+            self._report(label, uploads, done=True, n_rows=len(table), cached=True, attempts=0)
             return table
 
         service = self.service(url)
@@ -396,7 +399,8 @@ class Archive:
             raise _fetch_error(
                 exc, url=url, label=label, attempts=attempts, conf=self.conf
             ) from None
-        self.n_requests += 1 + self._attempts.retried - retried
+        attempts = 1 + self._attempts.retried - retried
+        self.n_requests += attempts
 
         table = result.to_table()
         table.meta = {"QUERY_STATUS": str(result.query_status or "OK").upper()}
@@ -405,7 +409,9 @@ class Archive:
         if path is not None:
             _atomic_write_table(table, path)
         seconds = time.monotonic() - started
-        self._report(label, uploads, done=True, n_rows=len(table), seconds=seconds)
+        self._report(
+            label, uploads, done=True, n_rows=len(table), seconds=seconds, attempts=attempts
+        )
         return table
 
     def _overflow(self, url: str, label: str, n_rows: int, overflow: str) -> None:
