@@ -224,6 +224,20 @@ def test_the_session_retries_with_urllib3(server):
     assert request_deadline(cfg) > 3 * 2 * cfg.timeout
 
 
+def test_a_trickling_answer_is_cut_at_the_timeout_even_with_retries_left(server):
+    """Retries before the answer share a larger budget; the answer itself has --timeout."""
+    import time
+
+    server.faults = ["trickle"]
+    cfg = make_conf(server, timeout=0.5, retries=3)
+    assert request_deadline(cfg) > 3.0
+    t0 = time.perf_counter()
+    with pytest.raises(FetchError, match=r"no complete answer within 0.5 s"):
+        irsa.fetch_members(conf=cfg)
+    assert time.perf_counter() - t0 < 2.5
+    assert len(server.requests) == 1  # an answer cut mid-way is not sent again
+
+
 def test_every_attempt_is_counted(server):
     server.faults = ["500", "500", "ok"]
     arch = irsa.Archive(make_conf(server, retries=2))

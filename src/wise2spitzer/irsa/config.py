@@ -161,9 +161,9 @@ class Conf:
     maxrec : int
         MAXREC sent with every upload query; a result with QUERY_STATUS OVERFLOW warns.
     timeout : float
-        Seconds to wait for a connection or for the next bytes, and the deadline of a whole
-        request, answer included: a server that trickles its answer is cut off there. Each
-        retry extends that deadline by twice ``timeout`` and its wait
+        Seconds to wait for a connection or for the next bytes, and for a whole answer once
+        it has begun: a server that trickles its answer is cut off there. Retries before the
+        answer share a budget of ``timeout`` plus twice ``timeout`` and the wait per retry
         (:func:`~wise2spitzer.irsa.service.request_deadline`).
     retries : int
         Extra attempts after a transient failure before the answer starts (connection error,

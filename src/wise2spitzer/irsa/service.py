@@ -63,12 +63,31 @@ def _import_archive_deps():
         ) from None
 
 
-def within_deadline(seconds: float, call):
-    """``call()``'s result, or :class:`TimeoutError` once ``seconds`` have passed.
+def within_deadline(
+    seconds: float,
+    call,
+    *,
+    answer_started: Callable[[], float | None] | None = None,
+    answer_seconds: float | None = None,
+):
+    """``call()``'s result, or :class:`TimeoutError` once its time is up.
 
     requests' timeout bounds each wait for bytes, so a server that sends one byte a second
-    never trips it; the whole request runs in a daemon thread that is abandoned at the
-    deadline (its socket closes when the server gives up or the process ends).
+    never trips it; the whole call runs in a daemon thread that is abandoned at the deadline
+    (its socket closes when the server gives up or the process ends).
+
+    Parameters
+    ----------
+    seconds : float
+        The call's limit from now, whatever happens.
+    call : callable
+        What to run.
+    answer_started : callable, optional
+        Returns the ``time.monotonic()`` at which the answer began to arrive (None before).
+        From then on the call must end within ``answer_seconds``: retries before the answer
+        take the ``seconds`` budget, the answer itself only ``answer_seconds``.
+    answer_seconds : float, optional
+        See ``answer_started``.
     """
     box: dict = {}
 
@@ -80,9 +99,17 @@ def within_deadline(seconds: float, call):
 
     worker = threading.Thread(target=target, name="wise2spitzer-request", daemon=True)
     worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    limit = time.monotonic() + seconds
+    while worker.is_alive():
+        now = time.monotonic()
+        started = answer_started() if answer_started is not None else None
+        if started is not None and answer_seconds is not None and started + answer_seconds < limit:
+            end, allowed = started + answer_seconds, answer_seconds
+        else:
+            end, allowed = limit, seconds
+        if now >= end:
+            raise TimeoutError(f"no complete answer within {allowed:g} s")
+        worker.join(min(end - now, 0.05))
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -143,8 +170,8 @@ def request_deadline(conf: Conf) -> float:
 
     ``conf.timeout`` for the request itself, plus, for each retry, twice ``conf.timeout`` (a
     retry may wait that long to connect and again for the answer) and urllib3's wait before
-    it. With ``retries=0`` this is ``conf.timeout``: a server that trickles its answer is cut
-    off there.
+    it. Once the answer has begun it has ``conf.timeout`` to arrive whole, whatever is left
+    of this budget: a server that trickles its answer is cut off there.
     """
     waits = sum(
         min(conf.max_backoff, conf.backoff * 2.0 ** (n - 2)) for n in range(2, conf.retries + 1)
@@ -314,6 +341,14 @@ class Archive:
     _services: dict[str, Any] = field(default_factory=dict, repr=False)
     _session: Any = field(default=None, repr=False)
     _attempts: _Attempts = field(default_factory=_Attempts, repr=False)
+    _answers: dict[int, dict] = field(default_factory=dict, repr=False)
+
+    def _answer_hook(self, response, *args, **kwargs):
+        """requests response hook: note when this thread's answer began (headers in)."""
+        mark = self._answers.get(threading.get_ident())
+        if mark is not None:
+            mark.setdefault("started", time.monotonic())
+        return response
 
     def service(self, url: str):
         """The pyvo ``TAPService`` for ``url``, created on first use."""
@@ -323,6 +358,7 @@ class Archive:
 
             if self._session is None:
                 self._session = _make_session(self.conf, self._attempts)
+                self._session.hooks["response"].append(self._answer_hook)
             self._services[url] = pyvo.dal.TAPService(url, session=self._session)
         return self._services[url]
 
@@ -383,13 +419,24 @@ class Archive:
         service = self.service(url)
         self._report(label, uploads, done=False)
         started, retried = time.monotonic(), self._attempts.retried
+        mark: dict = {}
+
+        def call():
+            self._answers[threading.get_ident()] = mark
+            try:
+                return service.run_sync(adql, uploads=uploads or None, maxrec=maxrec)
+            finally:
+                self._answers.pop(threading.get_ident(), None)
+
         try:
             with warnings.catch_warnings():
                 # pyvo's own overflow warning is replaced by one naming the chunk below.
                 warnings.simplefilter("ignore")
                 result = within_deadline(
                     request_deadline(self.conf),
-                    lambda: service.run_sync(adql, uploads=uploads or None, maxrec=maxrec),
+                    call,
+                    answer_started=lambda: mark.get("started"),
+                    answer_seconds=self.conf.timeout,
                 )
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised as FetchError
             # Every retry the policy granted counts; the last failure counts once more but
