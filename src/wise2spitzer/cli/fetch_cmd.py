@@ -133,27 +133,15 @@ def fetch(
     _check_usage(output, positions, cluster, ra_column, dec_column, dry_run=dry_run)
     progress = None if quiet or dry_run else FetchProgress()
     running = progress.running("fetching") if progress else contextlib.nullcontext()
+    common = {"conf": cfg, "output": output, "dry_run": dry_run, "progress": progress}
     try:
         with running:
             if positions is not None:
                 result = irsa.fetch_positions(
-                    positions,
-                    ra_column=ra_column,
-                    dec_column=dec_column,
-                    conf=cfg,
-                    output=output,
-                    dry_run=dry_run,
-                    progress=progress,
+                    positions, ra_column=ra_column, dec_column=dec_column, **common
                 )
             else:
-                result = irsa.fetch_sample(
-                    min_prob=min_prob,
-                    clusters=cluster or None,
-                    conf=cfg,
-                    output=output,
-                    dry_run=dry_run,
-                    progress=progress,
-                )
+                result = irsa.fetch_sample(min_prob=min_prob, clusters=cluster or None, **common)
     except ValueError as exc:
         if isinstance(exc, CatalogError):
             raise
