@@ -215,8 +215,8 @@ def test_the_session_retries_with_urllib3(server):
 
     cfg = make_conf(server, retries=3)
     arch = irsa.Archive(cfg)
-    service = arch.service(cfg.irsa_url)
-    retry = service._session.get_adapter(cfg.irsa_url).max_retries
+    arch.service(cfg.irsa_url)  # creates the session handed to pyvo
+    retry = arch._session.get_adapter(cfg.irsa_url).max_retries
     assert isinstance(retry, Retry)
     assert retry.total == 3 and {"GET", "POST"} <= set(retry.allowed_methods)
     assert set(retry.status_forcelist) == set(RETRY_STATUSES) >= {429, 500, 503}
