@@ -11,7 +11,8 @@ an unknown table or column gets a QUERY_STATUS ERROR, like a real service.
 Failure injection (``server.faults``: one action consumed per request): ``"slow"`` waits longer
 than the client timeout before answering, ``"trickle"`` sends the answer one byte every
 ``trickle_seconds`` (each wait shorter than the client timeout, the whole far longer),
-``"500"`` answers HTTP 500, ``"ok"`` answers normally.
+``"500"`` answers HTTP 500, ``"redirect"`` answers ``302 Found`` to the same address (as a
+service moved from http to https does), ``"ok"`` answers normally.
 ``server.row_limit`` truncates results with QUERY_STATUS OVERFLOW. ``server.requests`` records
 every request. The server listens on loopback only and stops itself after ``lifetime`` seconds.
 """
@@ -40,7 +41,7 @@ DATA = Path(__file__).parent / "data" / "tap"
 
 #: Table name in the ADQL -> fixture file.
 TABLES = {
-    "J/A+A/673/A114/members": "hr_members.xml",
+    "J/A+A/686/A42/members": "hr_members.xml",
     "J/A+A/686/A42/clusters": "hr_clusters.xml",
     "slphotdr4": "slphotdr4.xml",
     "allwise_p3as_psd": "allwise_p3as_psd.xml",
@@ -278,6 +279,12 @@ class TapServer:
                 self.trickle = fault == "trickle"
                 if fault == "500":
                     self._send(500, b"internal error", "text/plain")
+                    return
+                if fault == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if params.get("REQUEST") != "doQuery" or params.get("LANG") != "ADQL":
                     self._send(400, _votable_bytes(None, "ERROR", "REQUEST/LANG missing"))

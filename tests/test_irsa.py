@@ -77,7 +77,7 @@ def dead_url() -> str:
 
 def test_members_query_filters_probability_and_normalises_cluster_names():
     adql = irsa.members_query(min_prob=0.7, clusters=["IC 348", "O'Bri"], after_recno=40)
-    assert 'FROM "J/A+A/673/A114/members"' in adql
+    assert 'FROM "J/A+A/686/A42/members"' in adql
     assert "SELECT TOP 200000 recno, Name, GaiaDR3, Prob, RA_ICRS, DE_ICRS, Gmag" in adql
     assert "Prob >= 0.7 AND recno > 40" in adql
     assert "Name IN ('IC_348', 'O''Bri')" in adql
@@ -111,7 +111,7 @@ def test_allwise_query_selects_flags_and_snr():
 def test_fixture_server_rejects_undocumented_columns():
     # The fixtures carry the documented names: a misspelt column cannot slip through.
     with pytest.raises(Exception, match="not found"):
-        answer('SELECT Name, Probability FROM "J/A+A/673/A114/members"', {})
+        answer('SELECT Name, Probability FROM "J/A+A/686/A42/members"', {})
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_fetch_sample_end_to_end(server, tmp_path):
     assert seip[0]["upload_columns"]["members"] == ["uid", "ra_in", "dec_in"]
     aw = server.queries("FROM allwise_p3as_psd AS a, TAP_UPLOAD.counterparts AS u")
     assert sum(r["uploads"]["counterparts"] for r in aw) == N_MATCHED
-    pages = server.queries('FROM "J/A+A/673/A114/members"')
+    pages = server.queries('FROM "J/A+A/686/A42/members"')
     assert len(pages) == 3  # 12 members, pages of 5
 
     meta = df.attrs["provenance"]
@@ -205,7 +205,7 @@ def test_fetch_sample_end_to_end(server, tmp_path):
     back = read_catalog(out)
     assert len(back) == N_MATCHED
     assert back.attrs["meta"]["n_rows"] == N_MATCHED
-    assert back.attrs["meta"]["members_table"] == "J/A+A/673/A114/members"
+    assert back.attrs["meta"]["members_table"] == "J/A+A/686/A42/members"
 
 
 def test_named_cluster_and_unknown_cluster(server):
@@ -319,7 +319,7 @@ def test_dry_run_sends_nothing(server):
 
 
 def test_fetch_positions_keeps_every_input_row(server, tmp_path):
-    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/673/A114/members"', {})
+    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/686/A42/members"', {})
     pick = members[np.isin(members["recno"], [10, 70, 90])]  # SEIP, SEIP w/o WISE, no SEIP
     pos = pd.DataFrame(
         {
@@ -383,14 +383,14 @@ def test_cli_dry_run_paper_sample(capsys):
     rc = main(["fetch", "--dry-run"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert 'FROM "J/A+A/673/A114/members"\nWHERE Prob >= 0.5 AND recno > 0' in out
+    assert 'FROM "J/A+A/686/A42/members"\nWHERE Prob >= 0.5 AND recno > 0' in out
     assert "UPLOAD members: TAP_UPLOAD.members, rows known at run time, columns uid" in out
     assert "https://irsa.ipac.caltech.edu/TAP/sync" in out
     assert "FROM allwise_p3as_psd AS a, TAP_UPLOAD.counterparts AS u" in out
 
 
 def test_cli_positions_file_to_catalogue(server, tmp_path, capsys):
-    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/673/A114/members"', {})
+    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/686/A42/members"', {})
     pos = pd.DataFrame(
         {
             "RA_ICRS": np.asarray(members["RA_ICRS"])[:3],
@@ -436,7 +436,7 @@ def test_cli_usage_errors(tmp_path, capsys):
 
 @pytest.mark.parametrize("ending", [".fits", ".vot", ".csv"])
 def test_output_formats_keep_rows_flags_and_provenance(server, tmp_path, ending):
-    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/673/A114/members"', {})
+    members = answer('SELECT recno, RA_ICRS, DE_ICRS FROM "J/A+A/686/A42/members"', {})
     pos = pd.DataFrame(
         {"ra": np.asarray(members["RA_ICRS"]), "dec": np.asarray(members["DE_ICRS"])}
     )

@@ -90,6 +90,12 @@ def _to_allwise(df: pd.DataFrame) -> pd.DataFrame:
     aw["ext_flg"] = df["ext_flg"]
     aw.loc[aw.index[::7], "w1mpro"] = np.nan  # not measured
     aw.loc[aw.index[1::5], "w3sigmpro"] = np.nan  # upper limit: no error
+    # ph_qual "U" marks the limits (a null error alone is not one: "Z" has none either).
+    letters = [
+        np.where(aw[f"w{i}mpro"].isna(), "X", np.where(aw[f"w{i}sigmpro"].isna(), "U", "A"))
+        for i in range(1, 5)
+    ]
+    aw["ph_qual"] = ["".join(q) for q in zip(*letters, strict=True)]
     return aw.reset_index(drop=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -10,7 +11,46 @@ from ..errors import CatalogError, FetchError
 from .app import app
 from .options import check_output_file
 
-__all__ = ["fetch"]
+__all__ = ["FetchProgress", "fetch"]
+
+
+class FetchProgress:
+    """Shows a fetch request by request on stderr (rich): a spinner while a request runs (on a
+    terminal) and one line per finished query, member page or upload chunk.
+
+    Parameters
+    ----------
+    console : rich.console.Console, optional
+        Where to write (default: a new console on stderr).
+    """
+
+    def __init__(self, console=None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self._status = None
+
+    @contextlib.contextmanager
+    def running(self, text: str):
+        """Show a spinner with ``text`` while the block runs; events update it."""
+        with self.console.status(text) as status:
+            self._status = status
+            try:
+                yield self
+            finally:
+                self._status = None
+
+    def __call__(self, event) -> None:
+        """Report one :class:`~wise2spitzer.irsa.service.RequestEvent`."""
+        upload = f"{event.n_uploaded} positions uploaded, " if event.n_uploaded else ""
+        if not event.done:
+            if self._status is not None:
+                self._status.update(f"{event.label}: {upload}waiting for the answer")
+            return
+        where = "from the cache" if event.cached else f"{event.seconds:.1f} s"
+        if event.attempts > 1:
+            where += f", {event.attempts} attempts"
+        self.console.print(f"{event.label}: {upload}{event.n_rows} rows ({where})", markup=False)
 
 
 @app.command("fetch")
@@ -39,10 +79,17 @@ def fetch(
     radius: float = typer.Option(2.0, "--radius", help="Cross-match radius in arcsec."),
     chunk_size: int = typer.Option(5000, "--chunk-size", help="Rows per uploaded table."),
     page_size: int = typer.Option(200_000, "--page-size", help="Rows per member-query page."),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for a response."),
+    timeout: float = typer.Option(
+        300.0,
+        "--timeout",
+        help="Seconds to wait for a response, and for a whole answer (each retry adds twice "
+        "this).",
+    ),
     retries: int = typer.Option(4, "--retries", help="Retries after a transient failure."),
     backoff: float = typer.Option(
-        2.0, "--backoff", help="First retry delay in seconds (doubles each retry)."
+        2.0,
+        "--backoff",
+        help="Seconds before the second retry (the first is immediate; doubles after).",
     ),
     cache_dir: Path | None = typer.Option(
         None,
@@ -55,6 +102,13 @@ def fetch(
     irsa_url: str | None = typer.Option(None, "--irsa-url", help="IRSA TAP base URL."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the ADQL and uploads that would be sent; send nothing."
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Print no progress (by default each query, member page and upload chunk is "
+        "reported on stderr as it finishes).",
     ),
 ) -> None:
     """Fetch the paper's sample (Hunt & Reffert members x SEIP x AllWISE) or your positions.
@@ -77,24 +131,17 @@ def fetch(
         irsa_url=irsa_url,
     )
     _check_usage(output, positions, cluster, ra_column, dec_column, dry_run=dry_run)
+    progress = None if quiet or dry_run else FetchProgress()
+    running = progress.running("fetching") if progress else contextlib.nullcontext()
+    common = {"conf": cfg, "output": output, "dry_run": dry_run, "progress": progress}
     try:
-        if positions is not None:
-            result = irsa.fetch_positions(
-                positions,
-                ra_column=ra_column,
-                dec_column=dec_column,
-                conf=cfg,
-                output=output,
-                dry_run=dry_run,
-            )
-        else:
-            result = irsa.fetch_sample(
-                min_prob=min_prob,
-                clusters=cluster or None,
-                conf=cfg,
-                output=output,
-                dry_run=dry_run,
-            )
+        with running:
+            if positions is not None:
+                result = irsa.fetch_positions(
+                    positions, ra_column=ra_column, dec_column=dec_column, **common
+                )
+            else:
+                result = irsa.fetch_sample(min_prob=min_prob, clusters=cluster or None, **common)
     except ValueError as exc:
         if isinstance(exc, CatalogError):
             raise

@@ -13,11 +13,14 @@ rebuilds it with pyvo (TAP) and astropy in three steps:
    profile-fit photometry where SEIP has none) for the WISE counterparts, uploaded again.
 
 :func:`fetch_positions` does steps 2-3 for any list of positions (a user's own stars) and keeps
-every input row. Every request is retried with exponential backoff on transient failures, results
-truncated by a service limit raise a :class:`pyvo.dal.DALOverflowWarning` naming the chunk, and a
-cache directory stores each finished chunk atomically under a hash of its query and upload so an
-interrupted fetch resumes without repeating finished chunks. ``dry_run=True`` returns the queries
-(:class:`Query`) instead of sending them.
+every input row. Transient failures are retried with exponential backoff by urllib3's ``Retry``
+on the session pyvo uses, a whole request is cut off at a deadline, results truncated by a
+service limit raise a :class:`pyvo.dal.DALOverflowWarning` naming the chunk, and a cache
+directory stores each finished chunk atomically under a hash of its query and upload so an
+interrupted fetch resumes without repeating finished chunks. ``progress=`` receives a
+:class:`RequestEvent` per request. ``dry_run=True`` returns the queries (:class:`Query`)
+instead of sending them. SEIP's integer sentinels (-9, -99, -9999) become missing values;
+AllWISE's ``ph_qual`` decides which magnitudes are upper limits.
 
 pyvo and requests are optional (``pip install wise2spitzer[archive]``) and imported only when a
 query is actually sent. Services are created lazily, at the first request (astroquery's habit).
@@ -25,6 +28,7 @@ query is actually sent. Services are created lazily, at the first request (astro
 Modules: :mod:`~wise2spitzer.irsa.config` (URLs, tables, columns, :class:`Conf`),
 :mod:`~wise2spitzer.irsa.queries` (ADQL builders, :class:`Query`),
 :mod:`~wise2spitzer.irsa.service` (:class:`Archive`: retries, cache, error classification),
+:mod:`~wise2spitzer.irsa.sentinels` (SEIP's "no value" integers),
 :mod:`~wise2spitzer.irsa.crossmatch`, :mod:`~wise2spitzer.irsa.positions`,
 :mod:`~wise2spitzer.irsa.merge` (AllWISE into SEIP rows) and :mod:`~wise2spitzer.irsa.fetch`
 (the ``fetch_*`` functions).
@@ -41,6 +45,8 @@ from .config import (
     MEMBER_COLUMNS,
     MEMBERS_TABLE,
     SEIP_COLUMNS,
+    SEIP_INTEGER_COLUMNS,
+    SEIP_SENTINELS,
     SEIP_TABLE,
     VIZIER_TAP_URL,
     Conf,
@@ -59,7 +65,8 @@ from .queries import (
     members_query,
     seip_query,
 )
-from .service import Archive
+from .sentinels import null_sentinels
+from .service import Archive, RequestEvent
 
 __all__ = [
     "ALLWISE_COLUMNS",
@@ -71,11 +78,14 @@ __all__ = [
     "MEMBER_COLUMNS",
     "RADEC_CANDIDATES",
     "SEIP_COLUMNS",
+    "SEIP_INTEGER_COLUMNS",
+    "SEIP_SENTINELS",
     "SEIP_TABLE",
     "VIZIER_TAP_URL",
     "Archive",
     "Conf",
     "Query",
+    "RequestEvent",
     "Upload",
     "allwise_query",
     "clusters_query",
@@ -90,6 +100,7 @@ __all__ = [
     "format_queries",
     "members_query",
     "merge_allwise",
+    "null_sentinels",
     "read_positions",
     "seip_query",
 ]

@@ -27,6 +27,8 @@ __all__ = [
     "MEMBERS_TABLE",
     "MEMBER_COLUMNS",
     "SEIP_COLUMNS",
+    "SEIP_INTEGER_COLUMNS",
+    "SEIP_SENTINELS",
     "SEIP_TABLE",
     "VIZIER_TAP_URL",
     "WISE_BANDS",
@@ -43,17 +45,20 @@ __all__ = [
 # corrected in one place.
 # --------------------------------------------------------------------------------------------
 
-#: VizieR TAP endpoint (CDS). Public scripts query ``"J/A+A/686/A42/members"`` through
-#: ``https://tapvizier.cds.unistra.fr/TAPVizieR/tap``; CDS redirects the http form used here
-#: to it.
-VIZIER_TAP_URL = "http://tapvizier.cds.unistra.fr/TAPVizieR/tap"
+#: VizieR TAP endpoint (CDS), ``https``: CDS redirects the ``http`` form, and a redirected
+#: POST loses its uploaded table (requests turns it into a GET; pyvo does not resend it).
+#: Public scripts query ``"J/A+A/686/A42/members"`` at this address.
+VIZIER_TAP_URL = "https://tapvizier.cds.unistra.fr/TAPVizieR/tap"
 #: IRSA TAP endpoint (documented in IRSA's TAP help; used by astroquery.ipac.irsa).
 IRSA_TAP_URL = "https://irsa.ipac.caltech.edu/TAP"
 
-#: Hunt & Reffert (2023, A&A 673, A114) member table. VizieR TAP table names are the catalogue
-#: identifier plus the ReadMe file name without extension, quoted in ADQL because of the slashes
-#: (``"J/A+A/673/A114/members"`` is queried this way by several public scripts).
-MEMBERS_TABLE = "J/A+A/673/A114/members"
+#: Hunt & Reffert (2024, A&A 686, A42) member table (ReadMe file ``members.dat``, 1291929
+#: rows, the same member list as the 2023 paper J/A+A/673/A114). Members and cluster
+#: properties come from the one 2024 catalogue so that every member's cluster name is in the
+#: cluster table: a cluster renamed or dropped in 2024 would otherwise lose its properties, and
+#: ``--cluster`` would refuse its name. VizieR TAP table names are the catalogue identifier
+#: plus the ReadMe file name without extension, quoted in ADQL because of the slashes.
+MEMBERS_TABLE = "J/A+A/686/A42/members"
 #: Hunt & Reffert (2024, A&A 686, A42) cleaned cluster catalogue (ReadMe file ``clusters.dat``,
 #: 7167 rows; columns Name, Type, N, dist50, logAge50, AV50 per its byte-by-byte description).
 CLUSTERS_TABLE = "J/A+A/686/A42/clusters"
@@ -62,10 +67,11 @@ SEIP_TABLE = "slphotdr4"
 #: AllWISE Source Catalog at IRSA.
 ALLWISE_TABLE = "allwise_p3as_psd"
 
-#: Member columns -> output names. ``Name``, ``GaiaDR3``, ``Prob``, ``RA_ICRS``, ``DE_ICRS`` and
-#: ``Gmag`` are the names public VizieR-TAP scripts select from ``J/A+A/673/A114/members``
-#: (VizieR renames the ReadMe's RAdeg/DEdeg to RA_ICRS/DE_ICRS). ``recno`` is VizieR's record
-#: number, present in every VizieR TAP table and used here for keyset pagination.
+#: Member columns -> output names. ``Name``, ``GaiaDR3``, ``Prob`` and ``Gmag`` are labels of
+#: the J/A+A/686/A42 ReadMe (``members.dat``); VizieR serves the ReadMe's RAdeg/DEdeg as
+#: ``RA_ICRS``/``DE_ICRS``, the names public scripts select from ``"J/A+A/686/A42/members"``
+#: over TAP. ``recno`` is VizieR's record number, present in every VizieR TAP table and used
+#: here for keyset pagination.
 MEMBER_COLUMNS: dict[str, str] = {
     "recno": "hr_recno",
     "Name": "cluster",
@@ -105,13 +111,25 @@ SEIP_COLUMNS: tuple[str, ...] = (
     + tuple(f"wise{i}{q}" for q in ("rchi2", "m", "nm") for i in WISE_BANDS)
 )
 #: AllWISE ``allwise_p3as_psd`` columns kept (IRSA names: designation, ra, dec, cc_flags,
-#: ext_flg, w#snr as selected by public IRSA TAP scripts; w#mpro, w#sigmpro, w#rchi2, w#m, w#nm
-#: per the AllWISE explanatory supplement's column list).
+#: ext_flg, ph_qual, w#snr as selected by public IRSA TAP scripts; w#mpro, w#sigmpro, w#rchi2,
+#: w#m, w#nm per the AllWISE explanatory supplement's column list). ``ph_qual`` tells a 95%
+#: upper limit (``U``) from a measurement without an error (``Z``).
 ALLWISE_COLUMNS: tuple[str, ...] = (
-    ("designation", "ra", "dec", "cc_flags", "ext_flg")
+    ("designation", "ra", "dec", "cc_flags", "ext_flg", "ph_qual")
     + tuple(f"w{i}snr" for i in WISE_BANDS)
     + tuple(f"w{i}{c}" for c in ("mpro", "sigmpro", "rchi2", "m", "nm") for i in WISE_BANDS)
 )
+
+
+#: SEIP integer columns (counts, flags, keys) in :data:`SEIP_COLUMNS`. SEIP may store a
+#: sentinel there instead of a null (:data:`SEIP_SENTINELS`); the fetch makes them missing.
+SEIP_INTEGER_COLUMNS: tuple[str, ...] = (
+    ("nbands", "m1_fluxtype", "wise_key", "wise_ext_flg")
+    + tuple(f"i{i}_fluxtype" for i in range(1, 5))
+    + tuple(f"wise{i}{q}" for q in ("m", "nm") for i in WISE_BANDS)
+)
+#: Values SEIP integer columns may hold for "no value".
+SEIP_SENTINELS: tuple[int, ...] = (-9, -99, -9999)
 
 
 def default_cache_dir() -> Path:
@@ -143,12 +161,17 @@ class Conf:
     maxrec : int
         MAXREC sent with every upload query; a result with QUERY_STATUS OVERFLOW warns.
     timeout : float
-        Seconds a request may take, whole answer included (also the wait for a connection or
-        for the next bytes): a server that trickles its answer is cut off at this deadline.
+        Seconds to wait for a connection or for the next bytes, and for a whole answer once
+        it has begun: a server that trickles its answer is cut off there. Retries before the
+        answer share a budget of ``timeout`` plus twice ``timeout`` and the wait per retry
+        (:func:`~wise2spitzer.irsa.service.request_deadline`).
     retries : int
-        Extra attempts after a transient failure (connection error, timeout, HTTP 5xx/429).
+        Extra attempts after a transient failure before the answer starts (connection error,
+        timeout, HTTP 5xx/429), made by urllib3's ``Retry`` on the session pyvo uses. An
+        answer cut off mid-way is not retried: run the fetch again, the cache resumes it.
     backoff, max_backoff : float
-        The n-th retry waits ``min(max_backoff, backoff * 2**n)`` seconds.
+        The first retry is immediate; the n-th (n >= 2) waits
+        ``min(max_backoff, backoff * 2**(n - 2))`` seconds (or what ``Retry-After`` asks).
     cache_dir : str or Path or None
         Where finished chunks are stored; None disables the cache (nothing resumes).
     """

@@ -18,7 +18,7 @@ queries (:class:`~wise2spitzer.irsa.queries.Query`) instead of sending them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,8 @@ from .queries import (
     seip_queries,
     seip_query,
 )
-from .service import Archive, get_archive, result_frame
+from .sentinels import null_sentinels
+from .service import Archive, RequestEvent, get_archive, result_frame
 
 __all__ = [
     "fetch_allwise",
@@ -181,7 +182,9 @@ def fetch_seip(
     -------
     pandas.DataFrame or list of Query
         One row per matched input row: ``input_index`` (position in ``positions``), the SEIP
-        columns (:data:`SEIP_COLUMNS`) and ``seip_sep_arcsec``.
+        columns (:data:`SEIP_COLUMNS`) and ``seip_sep_arcsec``. SEIP's integer columns
+        (:data:`~wise2spitzer.irsa.config.SEIP_INTEGER_COLUMNS`) are nullable integers whose
+        sentinels (-9, -99, -9999) are missing values.
     """
     cfg = resolve_conf(conf, archive)
     if dry_run:
@@ -203,7 +206,7 @@ def fetch_seip(
     )
     if len(matches) == 0:
         return pd.DataFrame(columns=["input_index", *SEIP_COLUMNS, "seip_sep_arcsec"])
-    best = nearest(matches, ra, dec, ra_col="ra", dec_col="dec")
+    best = null_sentinels(nearest(matches, ra, dec, ra_col="ra", dec_col="dec"))
     return best.rename(columns={UPLOAD_UID: "input_index", "sep_arcsec": "seip_sep_arcsec"})
 
 
@@ -313,6 +316,7 @@ def fetch_sample(
     archive: Archive | None = None,
     output: str | Path | None = None,
     dry_run: bool = False,
+    progress: Callable[[RequestEvent], None] | None = None,
 ) -> pd.DataFrame | list[Query]:
     """Build the paper's sample: Hunt & Reffert members x SEIP x AllWISE.
 
@@ -330,6 +334,9 @@ def fetch_sample(
         Also write the catalogue there (format from the extension) with its provenance.
     dry_run : bool, default False
         Return the queries (:class:`Query`) instead of sending them.
+    progress : callable, optional
+        Called with a :class:`~wise2spitzer.irsa.service.RequestEvent` before and after each
+        request (cluster query, member page, SEIP and AllWISE chunk), e.g. to show progress.
 
     Returns
     -------
@@ -347,7 +354,7 @@ def fetch_sample(
     ]
     if dry_run:
         return queries
-    arch = get_archive(archive, cfg)
+    arch = get_archive(archive, cfg, progress)
     members = fetch_members(min_prob=min_prob, clusters=clusters, archive=arch)
     seip = fetch_seip(
         members,
@@ -396,6 +403,7 @@ def fetch_positions(
     archive: Archive | None = None,
     output: str | Path | None = None,
     dry_run: bool = False,
+    progress: Callable[[RequestEvent], None] | None = None,
 ) -> pd.DataFrame | list[Query]:
     """SEIP and AllWISE photometry for a user's own positions (e.g. the members of IC 348).
 
@@ -413,7 +421,7 @@ def fetch_positions(
     ra_column, dec_column : str, optional
         Column names; detected case-insensitively otherwise (ra/dec, RA_ICRS/DE_ICRS,
         RAJ2000/DEJ2000, ...).
-    conf, archive, output, dry_run
+    conf, archive, output, dry_run, progress
         As in :func:`fetch_sample`.
     """
     cfg = resolve_conf(conf, archive)
@@ -428,7 +436,7 @@ def fetch_positions(
     queries = [seip_queries(cfg, "positions", len(df_in)), allwise_queries(cfg, len(df_in))]
     if dry_run:
         return queries
-    arch = get_archive(archive, cfg)
+    arch = get_archive(archive, cfg, progress)
     pos = pd.DataFrame({"ra": ra, "dec": dec})
     seip = fetch_seip(pos, upload_name="positions", archive=arch)
     base = df_in.reset_index(drop=True).copy()

@@ -32,7 +32,8 @@ def merge_allwise(df: pd.DataFrame, aw: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         A copy of ``df`` with ``allwise_designation``, ``allwise_sep_arcsec``, ``w#snr``,
-        ``cc_flags``, ``ext_flg`` (AllWISE's, else SEIP's ``wise_cc_flags``/``wise_ext_flg``),
+        ``cc_flags``, ``ph_qual``, ``ext_flg`` (AllWISE's, else SEIP's ``wise_cc_flags``,
+        ``wise_ph_qual``, ``wise_ext_flg``),
         the WISE photometry and quality columns (SEIP's, AllWISE's converted by
         :class:`~wise2spitzer.catalog.surveys.allwise.AllWiseAdapter` where SEIP has none) and
         ``wise_phot_source`` (``seip``, ``allwise`` or empty).
@@ -50,11 +51,14 @@ def merge_allwise(df: pd.DataFrame, aw: pd.DataFrame) -> pd.DataFrame:
     for i in WISE_BANDS:
         out[f"w{i}snr"] = pd.to_numeric(col(f"allwise_w{i}snr"), errors="coerce").astype(float)
 
-    # cc_flags / ext_flg: AllWISE first (the paper's clean sample uses AllWISE's), SEIP's
-    # wise_cc_flags / wise_ext_flg where AllWISE has no counterpart.
-    cc = col("allwise_cc_flags").astype(object)
-    seip_cc = out["wise_cc_flags"] if "wise_cc_flags" in out else pd.Series([None] * len(out))
-    out["cc_flags"] = cc.where(cc.notna(), seip_cc.reset_index(drop=True).astype(object))
+    # cc_flags / ph_qual / ext_flg: AllWISE first (the paper's clean sample uses AllWISE's),
+    # SEIP's wise_cc_flags / wise_ph_qual / wise_ext_flg where AllWISE has no counterpart.
+    for name, seip_name in (("cc_flags", "wise_cc_flags"), ("ph_qual", "wise_ph_qual")):
+        aw_flags = col(f"allwise_{name}").astype(object)
+        seip_flags = out[seip_name] if seip_name in out else pd.Series([None] * len(out))
+        out[name] = aw_flags.where(
+            aw_flags.notna(), seip_flags.reset_index(drop=True).astype(object)
+        )
     ext = pd.to_numeric(col("allwise_ext_flg"), errors="coerce")
     seip_ext = pd.to_numeric(
         out["wise_ext_flg"] if "wise_ext_flg" in out else pd.Series([np.nan] * len(out)),

@@ -55,7 +55,7 @@ m = Table(
 m["RA_ICRS"].unit = "deg"
 m["DE_ICRS"].unit = "deg"
 m["Gmag"].unit = "mag"
-write(m, "hr_members.xml", "J/A+A/673/A114/members (recorded-style excerpt, synthetic rows)")
+write(m, "hr_members.xml", "J/A+A/686/A42/members (recorded-style excerpt, synthetic rows)")
 
 c = Table(
     rows=[
@@ -181,6 +181,10 @@ for c in SEIP_COLUMNS:
         seip[c].unit = "uJy"
 for c in ("ra", "dec", "l", "b", "wise_ra", "wise_dec"):
     seip[c].unit = "deg"
+# SEIP integer columns may hold a sentinel instead of a null: one row of each value.
+seip["wise4nm"][0] = -9999
+seip["nbands"][1] = -9
+seip["m1_fluxtype"][2] = -99
 write(
     seip,
     "slphotdr4.xml",
@@ -224,6 +228,23 @@ for i in range(1, 5):
     acols[f"w{i}m"] = rng.integers(10, 40, na)
 for i in range(1, 5):
     acols[f"w{i}nm"] = rng.integers(0, 40, na)
+# ph_qual from the SNR (A >= 10, B >= 3, C >= 2, U below, with a null w#sigmpro as AllWISE
+# has for its 95% upper limits), then one "Z" band: a measurement whose w#sigmpro is null too.
+letters = np.array(
+    [
+        ["A" if x >= 10 else "B" if x >= 3 else "C" if x >= 2 else "U" for x in acols[f"w{i}snr"]]
+        for i in range(1, 5)
+    ]
+).T
+z_row = int(np.flatnonzero(nowise)[0])  # AllWISE photometry fills this SEIP row in a fetch
+letters[z_row, 3] = "Z"
+acols["w4snr"][z_row] = 8.0
+letters[na - 1, 3] = "U"  # the source near member recno 90 (no SEIP): a W4 upper limit
+acols["w4snr"][na - 1] = 1.2
+acols["ph_qual"] = ["".join(q) for q in letters]
+for i in range(1, 5):
+    null = (letters[:, i - 1] == "U") | (letters[:, i - 1] == "Z")
+    acols[f"w{i}sigmpro"] = MaskedColumn(acols[f"w{i}sigmpro"], mask=null)
 aw = Table([acols[c] for c in ALLWISE_COLUMNS], names=ALLWISE_COLUMNS)
 for c in ("ra", "dec"):
     aw[c].unit = "deg"

@@ -16,6 +16,7 @@ from .allwise import (
     AllWiseAdapter,
     from_allwise,
     is_allwise,
+    limit_mask,
 )
 from .base import (
     SurveyAdapter,
@@ -40,6 +41,7 @@ __all__ = [
     "from_allwise",
     "get_survey",
     "is_allwise",
+    "limit_mask",
     "register_survey",
     "survey_names",
     "unregister_survey",

@@ -25,6 +25,7 @@ __all__ = [
     "AllWiseAdapter",
     "from_allwise",
     "is_allwise",
+    "limit_mask",
 ]
 
 #: How each AllWISE Source Catalog column (``allwise_p3as_psd``) becomes a SEIP column.
@@ -34,8 +35,10 @@ __all__ = [
 #: limit (SNR < 2), which is exactly SEIP's convention (the limit in ``wise#``, no error), so
 #: upper limits stay recognisable. ``w#rchi2`` -> ``wise#rchi2``, ``w#m`` (frames with a
 #: profile-fit measurement) -> ``wise#m``, ``w#nm`` (frames with an SNR >= 3 detection) ->
-#: ``wise#nm``; ``w#snr``, ``cc_flags``, ``ext_flg``, ``ra``, ``dec`` and ``designation`` keep
-#: their names.
+#: ``wise#nm``; ``w#snr``, ``cc_flags``, ``ext_flg``, ``ph_qual``, ``ra``, ``dec`` and
+#: ``designation`` keep their names. ``ph_qual`` decides which magnitudes are limits: only
+#: ``U``; a ``Z`` magnitude also has a null ``w#sigmpro`` but is a measurement, whose error is
+#: then ``wise# / w#snr`` (:func:`limit_mask`).
 ALLWISE_COLUMN_MAP: dict[str, str] = {
     **{f"w{i}mpro": f"wise{i}" for i in range(1, 5)},
     **{f"w{i}sigmpro": f"dwise{i}" for i in range(1, 5)},
@@ -45,6 +48,7 @@ ALLWISE_COLUMN_MAP: dict[str, str] = {
     **{f"w{i}nm": f"wise{i}nm" for i in range(1, 5)},
     "cc_flags": "cc_flags",
     "ext_flg": "ext_flg",
+    "ph_qual": "ph_qual",
     "ra": "ra",
     "dec": "dec",
     "designation": "designation",
@@ -63,6 +67,59 @@ def _numbers(s: pd.Series, name: str, errors: str) -> np.ndarray:
         raise CatalogError(
             f"AllWISE column {name!r} must be numeric (Vega magnitudes); got dtype {s.dtype}"
         ) from exc
+
+
+def limit_mask(df: pd.DataFrame, band: int) -> np.ndarray:
+    """True where AllWISE's ``w{band}mpro`` is a 95% brightness upper limit.
+
+    With ``ph_qual`` (one letter per band), exactly the rows whose letter is ``U``: AllWISE
+    also leaves ``w#sigmpro`` null for ``Z``, whose magnitude is a measurement. Without it (or
+    where it is null), a null ``w#sigmpro`` marks a limit unless ``w#snr`` is at least 2 (``U``
+    means SNR < 2).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ph_qual": ["AAUZ", None], "w4sigmpro": [None, None],
+    ...                   "w4snr": [5.0, 1.2]})
+    >>> limit_mask(t, 3).tolist(), limit_mask(t, 4).tolist()
+    ([True, False], [False, True])
+    """
+    n = len(df)
+    sig_col, snr_col = f"w{band}sigmpro", f"w{band}snr"
+    sig = (
+        pd.to_numeric(df[sig_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if sig_col in df.columns
+        else np.full(n, np.nan)
+    )
+    snr = (
+        pd.to_numeric(df[snr_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if snr_col in df.columns
+        else np.full(n, np.nan)
+    )
+    guess = ~np.isfinite(sig) & ~(snr >= 2) & (sig_col in df.columns)
+    if "ph_qual" not in df.columns:
+        return guess
+    letters = np.array(
+        [
+            q[band - 1].upper() if isinstance(q, str) and len(q) >= band else ""
+            for q in df["ph_qual"].to_numpy(dtype=object)
+        ]
+    )
+    return np.where(letters == "", guess, letters == "U")
+
+
+def _flux_errors(df: pd.DataFrame, band: int, flux: np.ndarray, sig: np.ndarray) -> np.ndarray:
+    """``dwise#`` in uJy: from ``w#sigmpro``; NaN for a limit; ``flux / w#snr`` for a
+    measurement AllWISE gives no magnitude error for (``ph_qual`` ``Z``)."""
+    err = mag_err_to_ujy(flux, sig)
+    limit = limit_mask(df, band)
+    snr_col = f"w{band}snr"
+    if snr_col in df.columns:
+        snr = pd.to_numeric(df[snr_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            from_snr = np.where(snr > 0, flux / snr, np.nan)
+        err = np.where(~np.isfinite(sig) & ~limit, from_snr, err)
+    return np.where(limit, np.nan, err)
 
 
 class AllWiseAdapter(SurveyAdapter):
@@ -89,8 +146,8 @@ class AllWiseAdapter(SurveyAdapter):
         dict
             ``wise1, dwise1, ..., wise4, dwise4`` (for the bands present; ``dwise#`` only
             with ``w#sigmpro``), then ``wise#rchi2``, ``wise#m``, ``wise#nm``. A null
-            magnitude gives a NaN flux (not measured); a magnitude without an error is an
-            upper limit and keeps a NaN error, as in SEIP.
+            magnitude gives a NaN flux (not measured); a 95% upper limit keeps a NaN error,
+            as in SEIP (see :func:`limit_mask` for which magnitudes are limits).
 
         Raises
         ------
@@ -114,7 +171,8 @@ class AllWiseAdapter(SurveyAdapter):
             flux = mag_to_ujy(_numbers(df[mag_col], mag_col, errors), BANDS[f"W{i}"])
             new[f"wise{i}"] = flux
             if sig_col in df.columns:
-                new[f"dwise{i}"] = mag_err_to_ujy(flux, _numbers(df[sig_col], sig_col, errors))
+                sig = _numbers(df[sig_col], sig_col, errors)
+                new[f"dwise{i}"] = _flux_errors(df, i, flux, sig)
         for src, dst in ALLWISE_COLUMN_MAP.items():
             renamed = dst != src and src not in MAG_COLUMNS and not src.endswith("sigmpro")
             if renamed and src in df.columns:
@@ -148,8 +206,8 @@ def from_allwise(df: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         A copy of ``df`` (same index and order, original columns kept) with ``wise1..4`` and
         ``dwise1..4`` in uJy and the quality columns under their SEIP names. A null magnitude
-        gives a NaN flux (not measured); a magnitude without ``w#sigmpro`` is an upper limit and
-        keeps a NaN error, as in SEIP.
+        gives a NaN flux (not measured); a 95% upper limit (``ph_qual`` ``U``) keeps a NaN
+        error, as in SEIP; a ``Z`` magnitude is a measurement (see :func:`limit_mask`).
 
     Raises
     ------
