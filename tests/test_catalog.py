@@ -84,10 +84,19 @@ def test_round_trip_every_format(tmp_path, frame, ending):
 
 
 def test_meta_key_case_and_non_ascii_in_fits(tmp_path, frame):
+    # FITS keywords are upper case and case-insensitive: every key comes back in lower
+    # case, next to the provenance every output carries (origin, date, creator).
+    from astropy.io import fits
+
     meta = {"Dataset": "x", "SHORT": 1, "note": "ünïcode", "long": "y" * 150, "none": None}
     path = tmp_path / "cat.fits"
     write_catalog(frame, path, meta=meta)
-    assert read_catalog(path).attrs["meta"] == meta
+    back = read_catalog(path).attrs["meta"]
+    assert {k: back[k.lower()] for k in meta} == meta
+    assert back["origin"] == "wise2spitzer" and back["creator"].startswith("wise2spitzer")
+    header = fits.getheader(path, 1)
+    assert header["DATASET"] == "x" and header["SHORT"] == 1 and header["ORIGIN"] == "wise2spitzer"
+    assert all(k == k.upper() for k in header if k)
 
 
 @pytest.mark.parametrize("ending", [".ecsv", ".fits", ".vot", ".parquet", ".csv"])

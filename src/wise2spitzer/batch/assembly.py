@@ -5,21 +5,26 @@ partial output never looks finished. Every part is conformed to one output schem
 (:func:`output_schema`): a column has the type a read of the whole input would give it,
 whichever chunk its values came in (text in a flux column that appears only in a later CSV
 chunk makes the column text in every chunk instead of failing the run). The output's metadata
-(:func:`provenance`) says what produced it.
+(:func:`provenance`, completed by :func:`~wise2spitzer.catalog.vo.standard_meta`) says what
+produced it, and every column carries its unit, UCD and description
+(:func:`~wise2spitzer.catalog.vo.columns_meta`: ours for known columns, the input's for the
+others) in every format, Parquet included (astropy's ``table_meta_yaml`` header).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..catalog.arrowmeta import describe_schema, length_metadata, string_lengths
 from ..catalog.atomic import atomic_output, atomic_write_json
+from ..catalog.columns import FLUX_COLUMNS
 from ..catalog.formats import FormatSpec, open_output, text_stream
-from ..catalog.metadata import PARQUET_META_KEY, csv_sidecar, sidecar_path
+from ..catalog.metadata import csv_sidecar, sidecar_path
+from ..catalog.vo import ColumnMeta, columns_meta, standard_meta
 from ..errors import CatalogError
 from ..schema import STATUSES
 from .checkpoint import part_path, read_part, write_failure
@@ -207,7 +212,7 @@ def _repetitive(column) -> bool:
     return n == 0 or pc.count_distinct(column).as_py() <= n // 4
 
 
-def _write_parquet(tmp: Path, parts, schema, meta: dict, counts, predictor) -> int:
+def _write_parquet(tmp: Path, parts, schema, meta: dict, counts, info, lengths) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -225,24 +230,31 @@ def _write_parquet(tmp: Path, parts, schema, meta: dict, counts, predictor) -> i
                     if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
                     and _repetitive(table.column(f.name))
                 ]
-                # The same schema key write_catalog uses, so read_catalog finds it.
-                with_meta = schema.with_metadata(
-                    {**(schema.metadata or {}), PARQUET_META_KEY: json.dumps(meta).encode("utf-8")}
-                )
-                writer = pq.ParquetWriter(tmp, with_meta, use_dictionary=text or False)
-            writer.write_table(table)
+                # Units, UCDs, descriptions and provenance where astropy's Table.read (and
+                # read_catalog) find them.
+                described = length_metadata(describe_schema(schema, info, meta), lengths)
+                writer = pq.ParquetWriter(tmp, described, use_dictionary=text or False)
+            writer.write_table(table.cast(described))
             rows += table.num_rows
             count_statuses(table, counts)
-        if writer is None:  # an empty input still gives a valid, empty file
-            names = output_names(predictor) or []
-            pq.write_table(pa.table({n: pa.array([], pa.string()) for n in names}), tmp)
     finally:
         if writer is not None:
             writer.close()
     return rows
 
 
-def _write_csv(tmp: Path, output: Path, spec: FormatSpec, parts, meta: dict, counts) -> int:
+def _write_empty_parquet(tmp: Path, predictor, meta: dict) -> None:
+    """An empty input still gives a valid, empty (described) file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = output_names(predictor) or []
+    table = pa.table({n: pa.array([], pa.string()) for n in names})
+    info = columns_meta(names)
+    pq.write_table(table.cast(describe_schema(table.schema, info, meta)), tmp)
+
+
+def _write_csv(tmp: Path, output: Path, spec: FormatSpec, parts, meta: dict, counts, info) -> int:
     columns = pd.DataFrame()  # the first part's columns and dtypes, for the sidecar
     rows = 0
     with text_stream(open_output(tmp, compressed=spec.compressed)) as fh:
@@ -254,11 +266,13 @@ def _write_csv(tmp: Path, output: Path, spec: FormatSpec, parts, meta: dict, cou
             if i == 0:
                 columns = df.iloc[:0]
     # The sidecar first: a finished-looking CSV never pairs with a stale sidecar.
-    atomic_write_json(sidecar_path(output), csv_sidecar(columns, rows, meta))
+    atomic_write_json(
+        sidecar_path(output), csv_sidecar(columns, rows, meta, column_meta=info)
+    )
     return rows
 
 
-def _write_whole(output: Path, spec: FormatSpec, parts, meta: dict, counts) -> int:
+def _write_whole(output: Path, spec: FormatSpec, parts, meta: dict, counts, given) -> int:
     """FITS, VOTable and ECSV are not appendable: the whole table is built once here."""
     from ..catalog import write_catalog
 
@@ -268,8 +282,23 @@ def _write_whole(output: Path, spec: FormatSpec, parts, meta: dict, counts) -> i
         frames.append(table.to_pandas())
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     # write_catalog writes atomically itself and names ``output`` in its messages.
-    write_catalog(df, output, format=spec.name, overwrite=True, meta=meta)
+    write_catalog(
+        df, output, format=spec.name, overwrite=True, meta=meta, columns=given,
+        name="predictions",
+    )
     return len(df)
+
+
+def _column_info(schema, given: dict | None) -> dict[str, ColumnMeta]:
+    """Unit, UCD and description of every output column (flux columns in uJy)."""
+    import pyarrow as pa
+
+    flux = [
+        f.name
+        for f in schema
+        if f.name in FLUX_COLUMNS and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+    ]
+    return columns_meta(schema.names, given, flux=flux)
 
 
 def assemble(
@@ -280,10 +309,13 @@ def assemble(
     summary: PredictionSummary,
     predictor: Any,
     meta: dict | None = None,
+    columns: dict | None = None,
 ) -> None:
     """Concatenate the parts, in order, into ``output`` through one atomic write.
 
-    Sets ``summary.rows_out`` and ``summary.status_counts``.
+    ``meta`` is the provenance (:func:`provenance`); ``columns`` what the input said about its
+    columns (``{name: {"unit", "ucd", "description"}}``), kept for the columns the tool does
+    not describe itself. Sets ``summary.rows_out`` and ``summary.status_counts``.
 
     Raises
     ------
@@ -292,21 +324,32 @@ def assemble(
         file-size limit: "could not write ...: No space left on device"); the temporary file
         is removed and an existing ``output`` is left untouched.
     """
-    meta = dict(meta or {})
     counts: dict[str, Counter] = {}
     schemas = [_read(ckpt, i).schema for i in range(n_chunks)]
     schema = output_schema(schemas) if schemas else None
     parts = _parts(ckpt, n_chunks, schema)
     try:
         if out_spec.name not in ("parquet", "csv"):
-            rows = _write_whole(output, out_spec, parts, meta, counts)
+            rows = _write_whole(output, out_spec, parts, dict(meta or {}), counts, columns)
         else:
+            full_meta = standard_meta(meta)
             # The temporary file keeps the output's ending (.csv.gz): gzip is honoured.
             with atomic_output(output, ending=out_spec.ending) as tmp:
-                if out_spec.name == "parquet":
-                    rows = _write_parquet(tmp, parts, schema, meta, counts, predictor)
+                if schema is None:
+                    rows = 0
+                    if out_spec.name == "parquet":
+                        _write_empty_parquet(tmp, predictor, full_meta)
+                    else:
+                        rows = _write_csv(tmp, output, out_spec, parts, full_meta, counts, {})
+                elif out_spec.name == "parquet":
+                    lengths: dict[str, int] = {}
+                    for table in _parts(ckpt, n_chunks, schema):
+                        string_lengths(table, lengths)  # astropy needs each text length
+                    info = _column_info(schema, columns)
+                    rows = _write_parquet(tmp, parts, schema, full_meta, counts, info, lengths)
                 else:
-                    rows = _write_csv(tmp, output, out_spec, parts, meta, counts)
+                    info = _column_info(schema, columns)
+                    rows = _write_csv(tmp, output, out_spec, parts, full_meta, counts, info)
     except OSError as exc:
         raise write_failure(output, exc) from exc
     summary.rows_out = rows

@@ -187,7 +187,9 @@ def _guarded(chunks: Iterator[pd.DataFrame], what: str) -> Iterator[pd.DataFrame
         yield chunk
 
 
-def open_input(request: Request) -> tuple[int | None, Iterator[pd.DataFrame]]:
+def open_input(
+    request: Request,
+) -> tuple[int | None, Iterator[pd.DataFrame], dict[str, dict[str, str]]]:
     """Count the input's rows and read its first chunk, before anything is created.
 
     Returns
@@ -196,6 +198,9 @@ def open_input(request: Request) -> tuple[int | None, Iterator[pd.DataFrame]]:
         Rows from the metadata (Parquet, FITS), None for the other formats.
     chunks : iterator of DataFrame
         Every chunk, the first one included.
+    columns : dict
+        What the input says about its columns (``{name: {"unit", "ucd", "description"}}``),
+        passed on to the output for the columns the tool does not describe itself.
 
     Raises
     ------
@@ -216,11 +221,11 @@ def open_input(request: Request) -> tuple[int | None, Iterator[pd.DataFrame]]:
     )
     first = next(chunks, None)
     if first is None:
-        return total, iter(())
+        return total, iter(()), {}
     dup = sorted({str(c) for c in first.columns if list(first.columns).count(c) > 1})
     if dup:
         raise CatalogError(f"{what} has duplicated column names {dup}; rename them first")
-    return total, itertools.chain([first], chunks)
+    return total, itertools.chain([first], chunks), dict(first.attrs.get("columns") or {})
 
 
 def run_chunks(
@@ -381,7 +386,7 @@ def predict_file(
     }
     with output_lock(request.output):
         _remove_leftovers(request.output)
-        total, chunks = open_input(request)
+        total, chunks, columns = open_input(request)
         summary = PredictionSummary(output=request.output)
         ckpt = checkpoint_dir(request.output)
         done = open_checkpoint(ckpt, key, resume=resume)
@@ -400,7 +405,7 @@ def predict_file(
                 predictor, confidence=confidence, method=method, model_hash=model_hash
             )
             assemble(ckpt, n_chunks, request.output, request.output_spec, summary, predictor,
-                     meta)
+                     meta, columns)
         except BaseException:
             _drop_if_unfinished(ckpt)
             raise

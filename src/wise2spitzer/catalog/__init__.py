@@ -31,13 +31,17 @@ Conventions
   gives them a flux-density unit (mJy, Jy, nJy, ...). A magnitude unit in a flux column is an
   error: the caller must convert magnitudes explicitly (:func:`wise2spitzer.mag_to_ujy`).
 - Table metadata read from the file is returned in ``df.attrs["meta"]`` (a dict) and written
-  from ``meta=`` by :func:`write_catalog`: FITS header keywords (``HIERARCH`` cards, or a
-  ``COMMENT wise2spitzer-meta {...}`` line for values FITS cannot hold), ECSV and VOTable
-  metadata (VOTable ``PARAM`` elements), Parquet schema metadata (key ``wise2spitzer.meta``,
-  JSON). CSV has no header for it, so a JSON sidecar ``<file>.meta.json`` holds the metadata,
-  the column dtypes (so that string columns such as ``cc_flags = '0000'`` stay strings) and the
-  units; a CSV without a sidecar is read with type inference, the columns of
-  :data:`STRING_COLUMNS` always as strings.
+  from ``meta=`` by :func:`write_catalog`, with ``origin``, ``date`` and ``creator`` added:
+  FITS header keywords (upper case, ``HIERARCH`` for long keys, or a
+  ``COMMENT wise2spitzer-meta {...}`` line for values FITS cannot hold; read back in lower
+  case), ECSV metadata, VOTable ``INFO`` (text) and ``PARAM`` (numbers) elements, astropy's
+  Parquet table metadata. CSV has no header for it, so a JSON sidecar ``<file>.meta.json``
+  holds the metadata, the column dtypes (so that string columns such as ``cc_flags = '0000'``
+  stay strings), units, UCDs and descriptions; a CSV without a sidecar is read with type
+  inference, the columns of :data:`STRING_COLUMNS` always as strings.
+- Every written column carries a unit, a UCD and a description where the format holds them
+  (:mod:`~wise2spitzer.catalog.vo`: ours for known columns, the input's for the others, kept
+  in ``df.attrs["columns"]`` by the readers); ``docs/outputs.md`` lists them.
 - :func:`read_catalog` reads the whole table into memory; :func:`iter_chunks` streams
   catalogues too large for that, with the same rules.
 """
@@ -68,6 +72,7 @@ from .surveys import (
 )
 from .units import apply_units, flux_unit_factor
 from .validation import measured, validate_catalog
+from .vo import ColumnMeta, column_meta, known_columns
 from .writers import write_catalog
 
 __all__ = [
@@ -78,12 +83,14 @@ __all__ = [
     "FORMATS",
     "NUMERIC_COLUMNS",
     "STRING_COLUMNS",
+    "ColumnMeta",
     "FormatSpec",
     "SurveyAdapter",
     "apply_units",
     "atomic_output",
     "atomic_write_json",
     "atomic_write_text",
+    "column_meta",
     "count_rows",
     "csv_sidecar",
     "detect_survey",
@@ -92,6 +99,7 @@ __all__ = [
     "get_survey",
     "infer_format",
     "iter_chunks",
+    "known_columns",
     "load_data",
     "measured",
     "read_catalog",

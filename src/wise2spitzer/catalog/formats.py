@@ -170,9 +170,9 @@ def resolve_format(
                     ENDING_FORMATS[ending], shown, ending + COMPRESSED_SUFFIX, what
                 )
             raise CatalogError(
-                f"cannot tell the format of {_role(what)}{shown!r} from its name: allowed "
-                f"endings are {allowed_endings()}; or give the format explicitly (one of "
-                f"{sorted(FORMATS)})"
+                f"cannot tell the format of {_role(what)}{shown!r} from its name; use a name "
+                f"with one of the allowed endings: {allowed_endings()} (Python callers may "
+                f"name the format instead: one of {sorted(FORMATS)})"
             )
         ending = max(matching, key=len)
         fmt = ENDING_FORMATS[ending]

@@ -34,6 +34,7 @@ __all__ = [
     "clean_meta_value",
     "csv_sidecar",
     "load_sidecar",
+    "sidecar_columns",
     "sidecar_path",
     "sidecar_units",
     "text_columns",
@@ -134,10 +135,29 @@ def text_columns(sidecar: Mapping[str, Any] | None) -> set[str]:
 def sidecar_units(sidecar: Mapping[str, Any] | None) -> dict[str, Any]:
     """``{column: unit}`` recorded in a CSV sidecar (columns without a unit left out)."""
     info = (sidecar or {}).get("columns", {})
-    return {c: v["unit"] for c, v in info.items() if v.get("unit")}
+    return {c: v["unit"] for c, v in info.items() if isinstance(v, Mapping) and v.get("unit")}
 
 
-def csv_sidecar(columns: pd.DataFrame, n_rows: int, meta: Mapping[str, Any] | None) -> dict:
+def sidecar_columns(sidecar: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """``{column: {"unit", "ucd", "description"}}`` recorded in a CSV sidecar."""
+    info = (sidecar or {}).get("columns", {})
+    info = info if isinstance(info, Mapping) else {}
+    out = {}
+    for c, v in info.items():
+        if isinstance(v, Mapping):
+            entry = {k: str(v[k]) for k in ("unit", "ucd", "description") if v.get(k)}
+            if entry:
+                out[str(c)] = entry
+    return out
+
+
+def csv_sidecar(
+    columns: pd.DataFrame,
+    n_rows: int,
+    meta: Mapping[str, Any] | None,
+    *,
+    column_meta: Mapping[str, Any] | None = None,
+) -> dict:
     """Content of the ``<file>.meta.json`` sidecar of a CSV catalogue.
 
     Parameters
@@ -148,13 +168,21 @@ def csv_sidecar(columns: pd.DataFrame, n_rows: int, meta: Mapping[str, Any] | No
         Rows in the CSV file.
     meta : dict, optional
         Metadata as for :func:`~wise2spitzer.catalog.write_catalog`.
+    column_meta : dict of str -> ColumnMeta, optional
+        Unit, UCD and description per column
+        (:func:`~wise2spitzer.catalog.vo.columns_meta`); by default flux columns get uJy.
     """
     flux = set(flux_columns_in(columns))
     cols = {}
     for c in columns.columns:
         dtype = columns[c].dtype
         kind = "str" if pd.api.types.is_string_dtype(dtype) else str(dtype)
-        cols[str(c)] = {"dtype": kind, **({"unit": "uJy"} if c in flux else {})}
+        entry: dict[str, Any] = {"dtype": kind}
+        if column_meta is not None and c in column_meta:
+            entry.update({k: v for k, v in column_meta[c]._asdict().items() if v})
+        elif c in flux:
+            entry["unit"] = "uJy"
+        cols[str(c)] = entry
     return {
         "kind": SIDECAR_KIND,
         "version": 1,

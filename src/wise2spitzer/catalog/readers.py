@@ -10,7 +10,6 @@ model feature can use them.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
@@ -23,28 +22,33 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CatalogError
+from .arrowmeta import astropy_header, schema_columns, schema_meta
+from .columns import FLUX_COLUMNS
 from .formats import FormatSpec, open_input, resolve_format, text_stream
 from .messages import one_line
 from .metadata import (
     FITS_COMMENT_TAG,
-    PARQUET_META_KEY,
     check_sidecar_rows,
     clean_meta_value,
     load_sidecar,
+    sidecar_columns,
     sidecar_units,
     text_columns,
 )
 from .units import apply_units
+from .vo import meta_key_from_fits
 
 __all__ = [
     "parquet_units",
     "read_catalog",
     "read_fits_table",
     "refuse_truncated_fits",
+    "table_columns",
     "table_to_frame",
 ]
 
 _Read = tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]
+_TUCD = re.compile(r"^TUCD(\d+)$", re.IGNORECASE)
 
 
 def _native(arr: np.ndarray) -> np.ndarray:
@@ -116,6 +120,29 @@ def table_to_frame(table: Any, *, path: str | os.PathLike) -> tuple[pd.DataFrame
         raw = _native(np.asarray(col.data.data if hasattr(col.data, "mask") else col.data))
         data[name] = _column_values(raw, mask, path=path, name=name)
     return pd.DataFrame(data), units
+
+
+def table_columns(table: Any) -> dict[str, dict[str, str]]:
+    """``{column: {"unit", "ucd", "description"}}`` of an astropy Table (empty ones left out).
+
+    The UCD is the column's ``meta["ucd"]``, where astropy's VOTable, ECSV, FITS and Parquet
+    readers put it.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for name in table.colnames:
+        col = table[name]
+        cmeta = getattr(col.info, "meta", None) or {}
+        entry = {
+            "unit": None if col.unit is None else col.unit.to_string(),
+            "ucd": cmeta.get("ucd") if isinstance(cmeta, dict) else None,
+            "description": None
+            if col.info.description is None
+            else " ".join(str(col.info.description).split()),
+        }
+        entry = {k: str(v) for k, v in entry.items() if v}
+        if entry:
+            out[name] = entry
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -207,6 +234,7 @@ def _read_csv(path: Path, spec: FormatSpec) -> _Read:
         except (TypeError, ValueError):
             pass  # the sidecar describes a different file version; keep inferred types
     meta = dict(sidecar.get("meta", {})) if sidecar else {}
+    df.attrs["columns"] = sidecar_columns(sidecar)
     return df, sidecar_units(sidecar), meta
 
 
@@ -218,6 +246,7 @@ def _read_ecsv(path: Path, spec: FormatSpec) -> _Read:
 
     table = Table.read(path, format="ascii.ecsv")
     df, units = table_to_frame(table, path=path)
+    df.attrs["columns"] = table_columns(table)
     meta = {str(k): clean_meta_value(v) for k, v in table.meta.items()}
     return df, units, meta
 
@@ -245,21 +274,46 @@ def read_fits_table(path: Path, **kwargs: Any):
     return table
 
 
+def _comment_meta(lines: list[str]) -> dict[str, Any]:
+    """Metadata of ``COMMENT wise2spitzer-meta {json}`` lines (a long one spans cards)."""
+    meta: dict[str, Any] = {}
+    for i, line in enumerate(lines):
+        if not line.startswith(FITS_COMMENT_TAG):
+            continue
+        text = line[len(FITS_COMMENT_TAG) :]
+        for follow in [""] + lines[i + 1 : i + 40]:
+            text += follow
+            try:
+                meta.update(json.loads(text))
+                break
+            except ValueError:
+                continue
+    return meta
+
+
 def _read_fits(path: Path, spec: FormatSpec) -> _Read:
     table = read_fits_table(path)
     df, units = table_to_frame(table, path=path)
+    columns = table_columns(table)
     meta: dict[str, Any] = {}
+    comments: list[str] = []
     for key, value in table.meta.items():
         if key in ("COMMENT", "HISTORY", "comments"):
-            for line in value if isinstance(value, list) else [value]:
-                line = str(line)
-                if line.startswith(FITS_COMMENT_TAG):
-                    with contextlib.suppress(ValueError):  # not ours after all
-                        meta.update(json.loads(line[len(FITS_COMMENT_TAG) :]))
+            comments += [str(line) for line in (value if isinstance(value, list) else [value])]
+            continue
+        ucd = _TUCD.match(str(key))
+        if ucd:
+            # TUCDn: the UCD of column n, for tools that do not read astropy's block.
+            n = int(ucd.group(1))
+            if 0 < n <= len(table.colnames) and isinstance(value, str):
+                columns.setdefault(table.colnames[n - 1], {}).setdefault("ucd", value)
             continue
         if key in ("EXTNAME",):
             continue
-        meta[str(key)] = clean_meta_value(value)
+        # FITS keywords are case-insensitive: metadata keys come back in lower case.
+        meta[meta_key_from_fits(str(key))] = clean_meta_value(value)
+    meta.update(_comment_meta(comments))
+    df.attrs["columns"] = columns
     return df, units, meta
 
 
@@ -280,7 +334,12 @@ def _read_votable(path: Path, spec: FormatSpec) -> _Read:
         # VOTable has no null for text: an empty string is how a masked value is written.
         if pd.api.types.is_string_dtype(df[column].dtype):
             df[column] = df[column].where(df[column] != "", np.nan)
-    meta = {str(p.name): clean_meta_value(p.value) for p in vtable.params}
+    df.attrs["columns"] = table_columns(table)
+    meta: dict[str, Any] = {}
+    for resource in votable.resources:
+        # INFO elements hold text provenance; a PARAM holds a typed value.
+        meta.update({str(i.name): i.value for i in resource.infos if i.name})
+    meta.update({str(p.name): clean_meta_value(p.value) for p in vtable.params})
     return df, units, meta
 
 
@@ -313,13 +372,14 @@ def _read_parquet(path: Path, spec: FormatSpec) -> _Read:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    raw_meta = schema.metadata or {}
-    if b"table_meta_yaml" in raw_meta:
-        # Written by astropy: it stores units and meta in its own YAML header.
+    header = astropy_header(schema) or {}
+    if "__serialized_columns__" in (header.get("meta") or {}):
+        # Written by astropy with mixin or masked columns encoded its own way.
         from astropy.table import Table
 
         table = Table.read(path, format="parquet")
         df, units = table_to_frame(table, path=path)
+        df.attrs["columns"] = table_columns(table)
         meta = {str(k): clean_meta_value(v) for k, v in table.meta.items()}
         return df, units, meta
     for field in schema:
@@ -333,13 +393,8 @@ def _read_parquet(path: Path, spec: FormatSpec) -> _Read:
         # A pandas-written index (e.g. objid) is data: give it back as a column.
         named = any(n is not None for n in df.index.names)
         df = df.reset_index(drop=not named)
-    meta = {}
-    if PARQUET_META_KEY in raw_meta:
-        try:
-            meta = dict(json.loads(raw_meta[PARQUET_META_KEY]))
-        except (ValueError, TypeError):
-            meta = {}
-    return df, parquet_units(schema), meta
+    df.attrs["columns"] = schema_columns(schema)
+    return df, parquet_units(schema), schema_meta(schema)
 
 
 _READERS = {
@@ -413,5 +468,9 @@ def read_catalog(path: str | os.PathLike, *, format: str | None = None) -> pd.Da
     if len(df) == 0:
         raise CatalogError(f"{str(path)!r}: the table is empty (no rows)")
     df = apply_units(df, units, path=path)
+    columns = df.attrs.get("columns", {})
+    for column in FLUX_COLUMNS & set(columns) & set(units):
+        columns[column]["unit"] = "uJy"  # converted by apply_units
+    df.attrs["columns"] = columns
     df.attrs["meta"] = meta
     return df

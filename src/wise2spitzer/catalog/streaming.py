@@ -22,9 +22,23 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CatalogError, ModelError
+from .arrowmeta import schema_columns
+from .columns import FLUX_COLUMNS
 from .formats import FormatSpec, resolve_format
-from .metadata import check_sidecar_rows, load_sidecar, sidecar_units, text_columns
-from .readers import parquet_units, read_catalog, read_fits_table, refuse_truncated_fits
+from .metadata import (
+    check_sidecar_rows,
+    load_sidecar,
+    sidecar_columns,
+    sidecar_units,
+    text_columns,
+)
+from .readers import (
+    parquet_units,
+    read_catalog,
+    read_fits_table,
+    refuse_truncated_fits,
+    table_columns,
+)
 from .units import apply_flux_factors, flux_factors
 
 __all__ = [
@@ -181,20 +195,34 @@ def fits_chunk(table, start: int, stop: int, *, factors: dict[str, float]) -> pd
     return apply_flux_factors(df, factors)
 
 
+def _described(df: pd.DataFrame, columns: dict, units: dict) -> pd.DataFrame:
+    """``df`` with ``attrs["columns"]`` (unit, UCD, description per column), as
+    :func:`~wise2spitzer.catalog.read_catalog` gives it; converted flux columns say uJy."""
+    columns = {k: dict(v) for k, v in columns.items()}
+    for column in FLUX_COLUMNS & set(columns) & set(units):
+        columns[column]["unit"] = "uJy"
+    df.attrs["columns"] = columns
+    return df
+
+
 def _parquet_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     for part in parquet_files(path):
         pf = pq.ParquetFile(part)
-        factors = flux_factors(parquet_units(pf.schema_arrow), path=part)
+        units = parquet_units(pf.schema_arrow)
+        factors = flux_factors(units, path=part)
+        columns = schema_columns(pf.schema_arrow)
         for batch in pf.iter_batches(batch_size=chunksize):
-            yield apply_flux_factors(batch.to_pandas(), factors)
+            yield _described(apply_flux_factors(batch.to_pandas(), factors), columns, units)
 
 
 def _csv_chunks(path: Path, spec: FormatSpec, chunksize: int) -> Iterator[pd.DataFrame]:
     # Codes and the sidecar's text columns stay text (cc_flags "0000" is not the number 0).
     sidecar = load_sidecar(path)
-    factors = flux_factors(sidecar_units(sidecar), path=path)
+    units = sidecar_units(sidecar)
+    factors = flux_factors(units, path=path)
+    columns = sidecar_columns(sidecar)
     compression = "gzip" if spec.compressed else None
     header = pd.read_csv(path, nrows=0, compression=compression).columns
     dtype = {c: "str" for c in text_columns(sidecar) if c in header}
@@ -202,7 +230,8 @@ def _csv_chunks(path: Path, spec: FormatSpec, chunksize: int) -> Iterator[pd.Dat
     with pd.read_csv(path, chunksize=chunksize, dtype=dtype, compression=compression) as reader:
         for chunk in reader:
             n_rows += len(chunk)
-            yield apply_flux_factors(chunk.reset_index(drop=True), factors)
+            chunk = apply_flux_factors(chunk.reset_index(drop=True), factors)
+            yield _described(chunk, columns, units)
     check_sidecar_rows(path, sidecar, n_rows)
 
 
@@ -210,8 +239,10 @@ def _fits_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
     table = read_fits_table(path, memmap=True)
     units = {name: table[name].unit for name in table.colnames if table[name].unit is not None}
     factors = flux_factors(units, path=path)
+    columns = table_columns(table)
     for start in range(0, len(table), chunksize):
-        yield fits_chunk(table, start, start + chunksize, factors=factors)
+        chunk = fits_chunk(table, start, start + chunksize, factors=factors)
+        yield _described(chunk, columns, units)
     del table
 
 
@@ -228,7 +259,8 @@ def iter_chunks(
     VOTable and ECSV are parsed whole (their readers are not streaming) and then sliced.
     The chunking is deterministic for a given file and ``chunksize`` (resuming relies on it).
     Flux columns with a flux-density unit come out in uJy, as from
-    :func:`~wise2spitzer.catalog.read_catalog`.
+    :func:`~wise2spitzer.catalog.read_catalog`, and every chunk's ``attrs["columns"]`` holds
+    the unit, UCD and description the file gives each column.
 
     Raises
     ------
@@ -251,8 +283,10 @@ def iter_chunks(
             yield from _fits_chunks(path, chunksize)
         else:
             df = read_catalog(path, format=spec.name)
+            columns = df.attrs.get("columns", {})
             for start in range(0, len(df), chunksize):
-                yield df.iloc[start : start + chunksize].reset_index(drop=True)
+                chunk = df.iloc[start : start + chunksize].reset_index(drop=True)
+                yield _described(chunk, columns, {})
     except (CatalogError, FileNotFoundError):
         raise
     except (OSError, ValueError, TypeError, KeyError) as exc:

@@ -16,21 +16,22 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..errors import CatalogError
+from .arrowmeta import describe_schema, length_metadata, string_lengths
 from .atomic import atomic_output, atomic_write_json
 from .columns import flux_columns_in
 from .formats import open_output, resolve_format, text_stream
 from .messages import one_line
-from .metadata import FITS_COMMENT_TAG, PARQUET_META_KEY, check_meta, csv_sidecar, sidecar_path
+from .metadata import FITS_COMMENT_TAG, check_meta, csv_sidecar, sidecar_path
+from .vo import ColumnMeta, columns_meta, fits_keyword, standard_meta
 
-__all__ = ["normalise_column", "to_astropy", "write_catalog"]
+__all__ = ["fits_meta", "normalise_column", "to_astropy", "write_catalog"]
 
-_FITS_KEY = re.compile(r"^[A-Z0-9_-]{1,8}$")
 _FITS_RESERVED = re.compile(
     r"^(SIMPLE|BITPIX|NAXIS\d*|EXTEND|XTENSION|PCOUNT|GCOUNT|TFIELDS|T[A-Z]+\d+|END|COMMENT|"
     r"HISTORY|EXTNAME)$"
@@ -69,11 +70,19 @@ def normalise_column(series: pd.Series, *, path: str | os.PathLike) -> pd.Series
     )
 
 
-def to_astropy(df: pd.DataFrame, meta: Mapping[str, Any]):
-    """The frame as an astropy Table: flux columns in uJy, text columns masked where missing."""
+def to_astropy(
+    df: pd.DataFrame, meta: Mapping[str, Any], columns: Mapping[str, ColumnMeta] | None = None
+):
+    """The frame as an astropy Table, text columns masked where missing.
+
+    Each column carries the unit, description and UCD (``meta["ucd"]``) of ``columns``
+    (default: :func:`~wise2spitzer.catalog.vo.columns_meta` of the frame, flux columns in uJy).
+    """
     import astropy.units as u
     from astropy.table import Column, MaskedColumn, Table
 
+    if columns is None:
+        columns = columns_meta(df.columns, df.attrs.get("columns"), flux=flux_columns_in(df))
     table = Table()
     for name in df.columns:
         series = df[name]
@@ -87,107 +96,159 @@ def to_astropy(df: pd.DataFrame, meta: Mapping[str, Any]):
             table[name] = MaskedColumn(data, mask=mask) if mask.any() else Column(data)
         else:
             table[name] = Table.from_pandas(df[[name]])[name]
-    for column in flux_columns_in(df):
-        table[column].unit = u.uJy
+        info = columns.get(name) or ColumnMeta()
+        if info.unit:
+            table[name].unit = u.Unit(info.unit, parse_strict="silent")
+        if info.description:
+            table[name].description = info.description
+        if info.ucd:
+            table[name].meta["ucd"] = info.ucd
     table.meta.update(meta)
     return table
 
 
+class _Job(NamedTuple):
+    """One write: the frame, where it goes and what it says about itself."""
+
+    df: pd.DataFrame
+    tmp: Path
+    final: Path
+    meta: dict[str, Any]
+    compressed: bool
+    columns: dict[str, ColumnMeta]
+    name: str
+
+
 # --------------------------------------------------------------------------------------
-# one writer per format: (frame, temporary path, final path, meta, compressed)
+# one writer per format
 # --------------------------------------------------------------------------------------
-def _write_csv(df: pd.DataFrame, tmp: Path, final: Path, meta: dict, compressed: bool) -> None:
+def _write_csv(job: _Job) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     # pyarrow writes several times faster than DataFrame.to_csv, with floats that read back
     # bit for bit; missing values are empty fields.
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = pa.Table.from_pandas(job.df, preserve_index=False)
     options = pacsv.WriteOptions(quoting_style="needed")
-    with open_output(tmp, compressed=compressed) as fh:
+    with open_output(job.tmp, compressed=job.compressed) as fh:
         pacsv.write_csv(table, fh, write_options=options)
     # The sidecar is in place before the CSV: a finished-looking CSV never pairs with a
     # stale sidecar.
-    atomic_write_json(sidecar_path(final), csv_sidecar(df, len(df), meta))
+    atomic_write_json(
+        sidecar_path(job.final), csv_sidecar(job.df, len(job.df), job.meta, column_meta=job.columns)
+    )
 
 
-def _write_ecsv(df: pd.DataFrame, tmp: Path, final: Path, meta: dict, compressed: bool) -> None:
-    with text_stream(open_output(tmp, compressed=compressed)) as fh:
-        to_astropy(df, meta).write(fh, format="ascii.ecsv")
+def _write_ecsv(job: _Job) -> None:
+    with text_stream(open_output(job.tmp, compressed=job.compressed)) as fh:
+        to_astropy(job.df, job.meta, job.columns).write(fh, format="ascii.ecsv")
 
 
-def _fits_header(hdu: Any, meta: dict[str, Any]) -> None:
-    """Put ``meta`` in a FITS header: plain or HIERARCH keywords, else a JSON COMMENT line."""
+def _fits_value_fits(key: str, value: Any) -> bool:
+    """Whether ``key = value`` fits on one 80-character card (no long-string CONTINUE)."""
     from astropy.io import fits
 
-    leftovers: dict[str, Any] = {}
+    if isinstance(value, str) and len(value) > 68:
+        return False
+    try:
+        card = fits.Card(key, fits.card.UNDEFINED if value is None else value)
+        return len(card.image) <= 80
+    except (ValueError, KeyError):
+        return False
+
+
+def fits_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta`` as FITS header cards: ``{keyword: value}``, plus ``"comments"`` lines.
+
+    Keys of :data:`~wise2spitzer.catalog.vo.FITS_KEYWORDS` take their 8-character keyword,
+    other short keys are upper-cased and long ones become upper-case ``HIERARCH`` keywords
+    (:func:`~wise2spitzer.catalog.vo.fits_keyword`). A value that does not fit on one card
+    (no long-string ``CONTINUE``), is not ASCII, or whose key FITS reserves goes in a
+    ``COMMENT wise2spitzer-meta {json}`` line instead (cut into cards; the reader joins them).
+    """
+    from astropy.io import fits
+
+    cards: dict[str, Any] = {}
+    comments: list[str] = []
     for key, value in meta.items():
+        keyword = fits_keyword(key)
+        bare = keyword.removeprefix("HIERARCH ")
         ascii_ok = all(
             32 <= ord(ch) < 127 for ch in key + (value if isinstance(value, str) else "")
         )
-        if not ascii_ok or "=" in key or _FITS_RESERVED.match(key.upper()):
-            leftovers[key] = value
+        if (
+            not ascii_ok
+            or "=" in key
+            or " " in bare
+            or _FITS_RESERVED.match(bare)
+            or not _fits_value_fits(keyword, value)
+        ):
+            comments.append(FITS_COMMENT_TAG + json.dumps({key: value}))
             continue
-        # Plain 8-character upper-case keys stay standard; anything else is a HIERARCH
-        # card, which keeps the key's case on reading.
-        card_key = key if _FITS_KEY.match(key) else f"HIERARCH {key}"
-        try:
-            hdu.header[card_key] = fits.card.UNDEFINED if value is None else value
-        except (ValueError, KeyError):
-            leftovers[key] = value
-    for key, value in leftovers.items():
-        hdu.header.add_comment(FITS_COMMENT_TAG + json.dumps({key: value}))
+        cards[keyword] = fits.card.UNDEFINED if value is None else value
+    if comments:
+        cards["comments"] = comments
+    return cards
 
 
-def _write_fits(df: pd.DataFrame, tmp: Path, final: Path, meta: dict, compressed: bool) -> None:
-    from astropy.io import fits
+def _write_fits(job: _Job) -> None:
+    table = to_astropy(job.df, {}, job.columns)
+    cards = {"EXTNAME": job.name.upper(), **fits_meta(job.meta)}
+    for i, name in enumerate(job.df.columns, start=1):
+        info = job.columns.get(name) or ColumnMeta()
+        if info.ucd and len(info.ucd) <= 68:
+            # TUCDn: the UCD for FITS tools that do not read astropy's serialized-column
+            # block (where Table.read finds units, descriptions and UCDs).
+            cards[f"TUCD{i}"] = info.ucd
+    table.meta.update(cards)
+    with open_output(job.tmp, compressed=job.compressed) as fh:
+        # astropy's own FITS writer keeps column descriptions and meta (the UCD) in its
+        # serialized-column COMMENT block, which Table.read restores.
+        table.write(fh, format="fits")
 
-    hdu = fits.table_to_hdu(to_astropy(df, {}))
-    _fits_header(hdu, meta)
-    with open_output(tmp, compressed=compressed) as fh:
-        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(fh)
 
-
-def _write_votable(df: pd.DataFrame, tmp: Path, final: Path, meta: dict, compressed: bool) -> None:
-    from astropy.io.votable import from_table, writeto
+def _vot_param(votable: Any, key: str, value: Any):
     from astropy.io.votable.tree import Param
 
-    votable = from_table(to_astropy(df, {}))
-    vtable = votable.get_first_table()
-    for key, value in meta.items():
-        if isinstance(value, bool):
-            param = Param(votable, name=key, datatype="boolean", value=value)
-        elif isinstance(value, int):
-            param = Param(votable, name=key, datatype="long", value=value)
-        elif isinstance(value, float):
-            param = Param(votable, name=key, datatype="double", value=value)
+    if isinstance(value, bool):
+        return Param(votable, name=key, datatype="boolean", value=value)
+    if isinstance(value, int):
+        return Param(votable, name=key, datatype="long", value=value)
+    return Param(votable, name=key, datatype="double", value=value)
+
+
+def _write_votable(job: _Job) -> None:
+    from astropy.io.votable import from_table, writeto
+    from astropy.io.votable.tree import CooSys, Info
+
+    votable = from_table(to_astropy(job.df, {}, job.columns))
+    resource = votable.resources[0]
+    vtable = resource.tables[0]
+    vtable.name = job.name
+    for key, value in job.meta.items():
+        if value is None or isinstance(value, str):
+            # Provenance text: INFO elements of the resource (read back as str).
+            resource.infos.append(Info(name=key, value="" if value is None else value))
         else:
-            param = Param(
-                votable,
-                name=key,
-                datatype="unicodeChar",
-                arraysize="*",
-                value="" if value is None else value,
-            )
-        vtable.params.append(param)
-    with open_output(tmp, compressed=compressed) as fh:
+            vtable.params.append(_vot_param(votable, key, value))
+    names = [f.name for f in vtable.fields]
+    if "ra" in names and "dec" in names:
+        resource.coordinate_systems.append(CooSys(ID="icrs", system="ICRS"))
+        for field in vtable.fields:
+            if field.name in ("ra", "dec"):
+                field.ref = "icrs"
+    with open_output(job.tmp, compressed=job.compressed) as fh:
         writeto(votable, fh)
 
 
-def _write_parquet(df: pd.DataFrame, tmp: Path, final: Path, meta: dict, compressed: bool) -> None:
+def _write_parquet(job: _Job) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    flux = set(flux_columns_in(df))
-    fields = [
-        f.with_metadata({**(f.metadata or {}), b"unit": b"uJy"}) if f.name in flux else f
-        for f in table.schema
-    ]
-    schema_meta = dict(table.schema.metadata or {})
-    schema_meta[PARQUET_META_KEY] = json.dumps(meta).encode("utf-8")
-    table = table.cast(pa.schema(fields, metadata=schema_meta))
-    pq.write_table(table, tmp)
+    table = pa.Table.from_pandas(job.df, preserve_index=False)
+    schema = describe_schema(table.schema, job.columns, job.meta)
+    schema = length_metadata(schema, string_lengths(table))
+    pq.write_table(table.cast(schema), job.tmp)
 
 
 _WRITERS = {
@@ -225,6 +286,8 @@ def write_catalog(
     format: str | None = None,
     meta: Mapping[str, Any] | None = None,
     overwrite: bool = True,
+    columns: Mapping[str, Mapping[str, Any]] | None = None,
+    name: str = "catalog",
 ) -> Path:
     """Write a catalogue atomically in any of the supported formats.
 
@@ -239,10 +302,21 @@ def write_catalog(
     format : {"csv", "ecsv", "fits", "votable", "parquet"}, optional
         Explicit format.
     meta : dict of str -> str, int, float, bool or None, optional
-        Stored as FITS header keywords, ECSV/VOTable metadata, Parquet schema metadata or, for
-        CSV, in the sidecar ``<path>.meta.json`` (which also records dtypes and units).
+        Table metadata, completed with ``origin``, ``date`` and ``creator``
+        (:func:`~wise2spitzer.catalog.vo.standard_meta`). Stored as FITS header keywords
+        (upper case, see :func:`~wise2spitzer.catalog.vo.fits_keyword`), ECSV metadata,
+        VOTable ``INFO`` (text) and ``PARAM`` (numbers) elements, astropy's Parquet table
+        metadata or, for CSV, in the sidecar ``<path>.meta.json``.
     overwrite : bool, default True
         If False, an existing ``path`` raises :class:`CatalogError`.
+    columns : dict of str -> dict, optional
+        Unit, UCD and description of columns the tool does not know
+        (``{name: {"unit": ..., "ucd": ..., "description": ...}}``); default
+        ``df.attrs["columns"]``, which :func:`~wise2spitzer.catalog.read_catalog` fills from
+        the input file. Known columns always get the tool's own
+        (:func:`~wise2spitzer.catalog.vo.column_meta`).
+    name : str, default "catalog"
+        Name of the table: FITS ``EXTNAME`` (upper case) and VOTable ``TABLE`` name.
 
     Returns
     -------
@@ -254,8 +328,9 @@ def write_catalog(
     The table is written to a hidden temporary file in the destination directory and moved
     into place with :func:`os.replace` (:func:`~wise2spitzer.catalog.atomic.atomic_output`),
     so an interrupted write never leaves a file that looks complete and an existing file is
-    only replaced by a complete one. Flux columns carry the unit uJy where the format has
-    units (the CSV sidecar records it too).
+    only replaced by a complete one. Every column carries its unit, UCD and description
+    where the format can hold them (flux columns in uJy); plain CSV records them in its
+    sidecar only, so prefer ECSV for a text format that keeps them (``docs/outputs.md``).
 
     Raises
     ------
@@ -267,13 +342,18 @@ def write_catalog(
     if not isinstance(df, pd.DataFrame):
         raise CatalogError(f"df must be a pandas DataFrame; got {type(df).__name__}")
     spec = resolve_format(path, format=format)
-    clean_meta = check_meta(meta)
+    clean_meta = standard_meta(check_meta(meta))
+    if not isinstance(name, str) or not name.strip():
+        raise CatalogError(f"name must be a non-empty string; got {name!r}")
+    given = columns if columns is not None else df.attrs.get("columns")
     out = _prepare(df, path, overwrite)
+    info = columns_meta(out.columns, given, flux=flux_columns_in(out))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # HIERARCH notices etc. are expected, not news
             with atomic_output(path, ending=spec.ending) as tmp:
-                _WRITERS[spec.name](out, tmp, path, clean_meta, spec.compressed)
+                job = _Job(out, tmp, path, clean_meta, spec.compressed, info, name.strip())
+                _WRITERS[spec.name](job)
     except CatalogError:
         raise
     except Exception as exc:  # noqa: BLE001 - a writer failure becomes one clear line
