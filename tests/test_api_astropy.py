@@ -115,6 +115,7 @@ def test_a_table_is_answered_by_a_table_keeping_the_input(irac4_predictor, sim_r
         assert isinstance(col, MaskedColumn) and col.unit == u.uJy
         np.testing.assert_array_equal(np.asarray(col.mask), no_value)
     assert out[IRAC4["status"]].description
+    assert out[IRAC4["status"]].dtype.kind == "U"
     # The caller's table is not changed.
     assert table.colnames == before.colnames and table.meta == before.meta
     np.testing.assert_array_equal(table["wise4"], before["wise4"])
@@ -318,3 +319,22 @@ def test_the_package_exports_the_entry_points():
     assert wise2spitzer.as_frame is as_frame and wise2spitzer.to_table is to_table
     for name in ("predict_file", "PredictorBundle", "as_frame", "to_table"):
         assert name in wise2spitzer.__all__ and name in dir(wise2spitzer)
+
+
+@pytest.mark.parametrize(("ending", "fmt"), [("fits", "fits"), ("ecsv", "ascii.ecsv"),
+                                           ("xml", "votable")])
+def test_the_answer_writes_and_reads_back(irac4_predictor, sim_rows, tmp_path, ending, fmt):
+    """An answered Table goes to a file astropy writes and wise2spitzer reads, units and all."""
+    from wise2spitzer.catalog import read_catalog
+
+    table = _table(sim_rows.head(300), u.mJy)
+    out = irac4_predictor.predict_catalog(table)
+    path = tmp_path / f"predicted.{ending}"
+    out.write(path, format=fmt, overwrite=True)
+    back = read_catalog(path)
+    expected = irac4_predictor.predict_catalog(sim_rows.head(300))
+    assert (expected[IRAC4["status"]] == "ok").sum() > 10
+    assert back[IRAC4["status"]].tolist() == expected[IRAC4["status"]].tolist()
+    np.testing.assert_allclose(back[IRAC4["pred"]], expected[IRAC4["pred"]], rtol=1e-9,
+                               equal_nan=True)
+    np.testing.assert_allclose(back["wise1"], sim_rows["wise1"].head(300), rtol=1e-12)
