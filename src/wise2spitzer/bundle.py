@@ -179,7 +179,7 @@ class PredictorBundle:
         >>> table = Table.from_pandas(df.head(500))
         >>> table["wise4"] = table["wise4"] / 1e6 * u.Jy   # W4 in Jy, the rest unitless (uJy)
         >>> out = bundle.predict_catalog(table)
-        >>> out["m1_f_pred"].unit, sorted(set(out["m1_pred_model"]))
+        >>> out["m1_f_pred"].unit, sorted(set(out["m1_pred_model"].tolist()))
         (Unit("uJy"), ['clean', 'unclean'])
         """
         from .tables import as_frame, like_input

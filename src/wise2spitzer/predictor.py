@@ -191,7 +191,7 @@ class SpitzerPredictor:
     >>> out = p.predict_catalog(table)
     >>> out["m1_f_pred"].unit
     Unit("uJy")
-    >>> sorted(set(out["m1_pred_status"]))
+    >>> sorted(set(out["m1_pred_status"].tolist()))
     ['ok', 'outside_domain', 'outside_sample']
     """
 
