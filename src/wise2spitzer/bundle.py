@@ -83,8 +83,9 @@ class PredictorBundle:
 
         Parameters
         ----------
-        df : pandas.DataFrame
-            Catalogue in SEIP conventions.
+        df : pandas.DataFrame or astropy.table.Table
+            Catalogue in SEIP conventions (a Table's flux units are honoured:
+            :func:`wise2spitzer.tables.as_frame`).
         targets, samples : sequence of str
             Every combination is fitted.
         progress : callable, optional
@@ -93,7 +94,9 @@ class PredictorBundle:
             Passed to every ``SpitzerPredictor.fit`` (``preset``, ``random_state``, ...).
         """
         from .predictor import SpitzerPredictor
+        from .tables import as_frame
 
+        df = as_frame(df)  # once, not per member
         if not targets or not samples:
             raise ModelError(f"a bundle needs targets and samples; got {targets!r}, {samples!r}")
         members = []
@@ -156,10 +159,32 @@ class PredictorBundle:
         ``<p>_pred_status`` (as ``SpitzerPredictor.predict_catalog``) and ``<p>_pred_model``
         (the sample of the model that answered the row).
 
+        ``df`` may be a DataFrame (fluxes in uJy) or an astropy Table (flux units honoured,
+        :func:`wise2spitzer.tables.as_frame`); the answer is of the same kind, a Table's new
+        flux columns in uJy and masked without a prediction.
+
         ``members`` optionally replaces members by an object with the same
         ``predict_catalog`` (the batch fast path), keyed by their position in
         :attr:`members`.
+
+        Examples
+        --------
+        >>> import astropy.units as u
+        >>> from astropy.table import Table
+        >>> from wise2spitzer.datasets import simulate_seip
+        >>> df = simulate_seip(3000, random_state=0)
+        >>> bundle = PredictorBundle.fit(df, targets=["mips1"], samples=["clean", "unclean"],
+        ...                              preset="none", n_estimators=20, conformal_cv=2,
+        ...                              boruta_max_iter=10, test_size=None, random_state=0)
+        >>> table = Table.from_pandas(df.head(500))
+        >>> table["wise4"] = table["wise4"] / 1e6 * u.Jy   # W4 in Jy, the rest unitless (uJy)
+        >>> out = bundle.predict_catalog(table)
+        >>> out["m1_f_pred"].unit, sorted(set(out["m1_pred_model"].tolist()))
+        (Unit("uJy"), ['clean', 'unclean'])
         """
+        from .tables import as_frame, like_input
+
+        data, df = df, as_frame(df)
         out = df.copy()
         for t in self.targets:
             cols = output_columns(t)
@@ -183,7 +208,7 @@ class PredictorBundle:
             out[cols["status"]] = pd.array(status, dtype="str")
             samples = np.array([p.sample for p in group], dtype=object)[choice]
             out[model_column(t)] = pd.array(samples, dtype="str")
-        return out
+        return like_input(out, data, columns=self.output_names())
 
     def fast(self, *, n_jobs: int = 1) -> BundleRunner:
         """The bundle with every member the batch fast path supports on that path."""

@@ -173,12 +173,26 @@ class SpitzerPredictor:
 
     Examples
     --------
-    >>> from wise2spitzer.datasets import simulate_seip            # doctest: +SKIP
-    >>> df = simulate_seip(3000, random_state=0)                    # doctest: +SKIP
-    >>> p = SpitzerPredictor().fit(df, target="irac4", preset="none",
-    ...                            random_state=0)                  # doctest: +SKIP
-    >>> out = p.predict_catalog(df)                                 # doctest: +SKIP
-    >>> out["i4_pred_status"].value_counts()                        # doctest: +SKIP
+    Train on the simulated catalogue (a small, untuned forest to keep the example quick),
+    then predict an astropy Table whose fluxes are in mJy: they are read as uJy, and the
+    answer is a Table with the predictions in uJy, masked where there is none.
+
+    >>> import astropy.units as u
+    >>> from astropy.table import Table
+    >>> from wise2spitzer.datasets import simulate_seip
+    >>> df = simulate_seip(3000, random_state=0)
+    >>> p = SpitzerPredictor().fit(df, target="mips1", preset="none", n_estimators=20,
+    ...                            conformal_cv=2, test_size=None, random_state=0)
+    >>> p
+    SpitzerPredictor(target='mips1', sample='clean', feature_set='paper+colours', n_train=115)
+    >>> table = Table.from_pandas(df.head(200))
+    >>> for c in ("wise1", "wise2", "wise3", "wise4"):
+    ...     table[c] = table[c] / 1000 * u.mJy
+    >>> out = p.predict_catalog(table)
+    >>> out["m1_f_pred"].unit
+    Unit("uJy")
+    >>> sorted(set(out["m1_pred_status"].tolist()))
+    ['ok', 'outside_domain', 'outside_sample']
     """
 
     def __init__(self) -> None:
@@ -224,8 +238,10 @@ class SpitzerPredictor:
 
         Parameters
         ----------
-        df : pandas.DataFrame
-            Catalogue in SEIP conventions (uJy).
+        df : pandas.DataFrame or astropy.table.Table
+            Catalogue in SEIP conventions: a DataFrame's fluxes in uJy; a Table's flux
+            columns in any flux-density unit (a column without a unit is read as uJy; a
+            magnitude is refused), see :func:`wise2spitzer.tables.as_frame`.
         target : {"mips1", "irac4"}
         sample : {"clean", "unclean", "all"}, default "clean"
         feature_set : str, optional
@@ -256,12 +272,29 @@ class SpitzerPredictor:
         ModelError
             On a bad ``sample``/``preset`` or too few labelled rows.
         CatalogError
-            If the table lacks the columns of the sample or feature set.
+            If the table lacks the columns of the sample or feature set, or a Table's flux
+            column has a magnitude or non-flux unit.
+
+        Examples
+        --------
+        >>> from wise2spitzer.datasets import simulate_seip
+        >>> df = simulate_seip(3000, random_state=0)
+        >>> p = SpitzerPredictor().fit(df, target="irac4", sample="unclean", preset="none",
+        ...                            n_estimators=20, conformal_cv=2, boruta_max_iter=10,
+        ...                            random_state=0)
+        >>> p.card["sample"], p.n_train
+        ('unclean', 1966)
+        >>> sorted(p.card["test_metrics"])
+        ['mae', 'mape', 'mape_linear', 'r2', 'rmse']
+        >>> p.card["interval_coverage"]["n"]
+        394
         """
         from .samples import SAMPLES
+        from .tables import as_frame
         from .training import make_regressor, training_table
         from .tuning import check_tuning_preset
 
+        df = as_frame(df)
         t = get_target(target)
         if sample not in SAMPLES:
             raise ModelError(f"sample must be one of {list(SAMPLES)}; got {sample!r}")
@@ -426,8 +459,10 @@ class SpitzerPredictor:
 
         Parameters
         ----------
-        df : pandas.DataFrame
-            A catalogue chunk of any size (0 rows included) in SEIP conventions.
+        df : pandas.DataFrame or astropy.table.Table
+            A catalogue chunk of any size (0 rows included) in SEIP conventions: a
+            DataFrame's fluxes in uJy, a Table's in any flux-density unit
+            (:func:`wise2spitzer.tables.as_frame`).
         confidence : float, default 0.95
             Confidence level of the interval.
         method : {"conformal", "tree_sem", "qrf"}, optional
@@ -435,27 +470,49 @@ class SpitzerPredictor:
 
         Returns
         -------
-        pandas.DataFrame
-            A copy of ``df`` with ``<p>_f_pred``, ``<p>_f_pred_lo``, ``<p>_f_pred_hi`` (uJy,
-            NaN without a prediction) and ``<p>_pred_status`` (see :meth:`row_status`).
+        pandas.DataFrame or astropy.table.Table
+            A copy of ``df`` (of its kind) with ``<p>_f_pred``, ``<p>_f_pred_lo``,
+            ``<p>_f_pred_hi`` (uJy; NaN, or masked in a Table, without a prediction) and
+            ``<p>_pred_status`` (see :meth:`row_status`).
 
         Warns
         -----
         UserWarning
-            If a needed column is absent (every row is then ``missing_feature``).
+            If a needed column is absent (every row is then ``missing_feature``), or if the
+            WISE fluxes lie orders of magnitude outside the training range, as fluxes in mJy
+            or Jy would (:func:`wise2spitzer.tables.check_flux_scale`).
 
         Raises
         ------
         ModelError
             If the predictor is not fitted or ``confidence`` is not in (0, 1).
+        CatalogError
+            If a Table's flux column has a magnitude or non-flux unit.
+
+        Examples
+        --------
+        >>> from wise2spitzer.datasets import simulate_seip
+        >>> df = simulate_seip(3000, random_state=0)
+        >>> p = SpitzerPredictor().fit(df, target="mips1", preset="none", n_estimators=20,
+        ...                            conformal_cv=2, test_size=None, random_state=0)
+        >>> out = p.predict_catalog(df, confidence=0.9)
+        >>> out["m1_pred_status"].value_counts().to_dict()
+        {'outside_sample': 1950, 'outside_domain': 759, 'ok': 291}
+        >>> ok = out[out["m1_pred_status"] == "ok"]
+        >>> bool(((ok["m1_f_pred_lo"] < ok["m1_f_pred"])
+        ...       & (ok["m1_f_pred"] < ok["m1_f_pred_hi"])).all())
+        True
         """
         from .features import build_features
+        from .tables import as_frame, check_flux_scale, like_input
 
         self._check_fitted()
         if not 0 < confidence < 1:
             raise ModelError(f"confidence must lie in (0, 1); got {confidence!r}")
+        data, df = df, as_frame(df)
         cols = output_columns(self.target)
         status = self.row_status(df)
+        check_flux_scale(df, self.domain, model=f"the {self.target.key} model")
         pred = np.full(len(df), np.nan)
         lo = np.full(len(df), np.nan)
         hi = np.full(len(df), np.nan)
@@ -474,7 +531,67 @@ class SpitzerPredictor:
         out[cols["hi"]] = hi
         # Positional arrays, not Series: a chunk may carry a duplicated index.
         out[cols["status"]] = pd.array(status, dtype="str")
-        return out
+        return like_input(out, data, columns=cols.values())
+
+    def predict(self, df: pd.DataFrame):
+        """The predicted flux of every row of ``df`` (uJy), without the interval.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or astropy.table.Table
+            As for :meth:`predict_catalog`.
+
+        Returns
+        -------
+        pandas.Series or astropy.table.MaskedColumn
+            ``<p>_f_pred``: for a DataFrame a Series with its index (NaN without a
+            prediction), for a Table a column in uJy (masked without a prediction). Why a
+            row has none is in :meth:`row_status`.
+
+        Examples
+        --------
+        >>> from wise2spitzer.datasets import simulate_seip
+        >>> df = simulate_seip(3000, random_state=0)
+        >>> p = SpitzerPredictor().fit(df, target="mips1", preset="none", n_estimators=20,
+        ...                            conformal_cv=2, test_size=None, random_state=0)
+        >>> flux = p.predict(df)
+        >>> flux.name, int(flux.notna().sum())
+        ('m1_f_pred', 291)
+        """
+        return self.predict_catalog(df)[output_columns(self.target)["pred"]]
+
+    def predict_interval(self, df: pd.DataFrame, *, confidence: float = 0.95,
+                         method: str | None = None):
+        """The prediction interval of every row of ``df`` (uJy).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or astropy.table.Table
+            As for :meth:`predict_catalog`.
+        confidence : float, default 0.95
+            Confidence level of the interval.
+        method : {"conformal", "tree_sem", "qrf"}, optional
+            Interval method; default the one the model was trained with.
+
+        Returns
+        -------
+        pandas.DataFrame or astropy.table.Table
+            Columns ``<p>_f_pred_lo`` and ``<p>_f_pred_hi`` (uJy), one row per input row
+            (a DataFrame keeps the index); NaN, or masked in a Table, without a prediction.
+
+        Examples
+        --------
+        >>> from wise2spitzer.datasets import simulate_seip
+        >>> df = simulate_seip(3000, random_state=0)
+        >>> p = SpitzerPredictor().fit(df, target="mips1", preset="none", n_estimators=20,
+        ...                            conformal_cv=2, test_size=None, random_state=0)
+        >>> iv = p.predict_interval(df, confidence=0.68).dropna()
+        >>> list(iv.columns), bool((iv["m1_f_pred_lo"] < iv["m1_f_pred_hi"]).all())
+        (['m1_f_pred_lo', 'm1_f_pred_hi'], True)
+        """
+        cols = output_columns(self.target)
+        return self.predict_catalog(df, confidence=confidence,
+                                    method=method)[[cols["lo"], cols["hi"]]]
 
     # --------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
