@@ -123,8 +123,9 @@ def draw_learning_curves(curves: pd.DataFrame, fdir: Path, *, note: str,
         fig.suptitle(f"Learning curves of the ET model{note}", fontsize=12)
     path = _save(fig, fdir / "fig7_learning_curves", formats=formats, dpi=dpi)
     return path, (
-        "Learning curves (paper Fig. 7): R2 and MAPE of log10 flux against the number of "
-        "training rows, on the training folds (train) and the held-out folds (validation), "
+        "Learning curves (paper Fig. 7) of every studied sample (one colour per sample): R2 "
+        "and MAPE of log10 flux against the number of training rows, on the training folds "
+        "(train) and the held-out folds (validation), "
         "shaded: 1 std over folds. Where the validation curve is still rising, more "
         "labelled rows would help.")
 
