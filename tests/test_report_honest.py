@@ -24,7 +24,7 @@ from wise2spitzer.training import training_table
 
 from conftest import RANDOM_STATE
 
-CAP = 150
+CAP = 50
 
 
 @pytest.fixture(scope="module")

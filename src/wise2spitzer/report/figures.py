@@ -25,7 +25,7 @@ from ..samples import (
     snr_column,
     study_samples,
 )
-from ..schema import ID_COLUMN, get_target
+from ..schema import ID_COLUMN, STATUS_OK, get_target, output_columns
 from .tables import numeric, quality_cut_table
 
 __all__ = [
@@ -213,9 +213,11 @@ def _sed_title(row: pd.Series, ident, tkeys: list[str]) -> str:
         t = get_target(tk)
         v = numeric(pd.Series([row.get(t.column)])).iloc[0]
         origin = row.get(origin_column(t))
-        seen = "observed" if v > 0 else "not observed"
-        parts.append(f"{t.band} {seen}" + (f", {origin}" if isinstance(origin, str) and v > 0
-                                           else ""))
+        drawn = row.get(output_columns(t)["status"]) == STATUS_OK
+        if v > 0:
+            parts.append(f"{t.band} observed" + (f", {origin}" if drawn else ""))
+        else:
+            parts.append(f"{t.band} not observed" + (", final model" if drawn else ""))
     return f"{ID_COLUMN} {ident}\n" + "; ".join(parts)
 
 

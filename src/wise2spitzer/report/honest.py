@@ -91,7 +91,8 @@ def sed_caption(*, tkeys: list[str], sample: str, n_folds: int | None, real: str
         f"Spitzer flux: where the band is observed ('{ORIGIN_HELD_OUT}' in the panel title) the "
         f"value comes from the {folds} model of the source's sample whose training left that "
         "source out, so the observed point tests the prediction; where it is not observed "
-        f"('{ORIGIN_UNLABELLED}') the final model predicts it, which is what the tool is for.")
+        "('final model') the source was never labelled and the final model predicts it, which "
+        "is what the tool is for.")
 
 
 def issued_false_excess(pooled: pd.DataFrame, df: pd.DataFrame, *, target) -> dict[str, Any]:

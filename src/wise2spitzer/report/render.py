@@ -287,9 +287,11 @@ def _intervals(r: ReportInputs) -> list[Block]:
         ("p", (
             f"{r.tag}Empirical coverage (fraction of held-out rows inside the interval) and "
             "mean width in dex, per method and nominal confidence. Intervals are out of fold: "
-            "every labelled row is predicted once by a model that did not see it "
-            f"({tables.n_folds(coverage)}-fold cross-validation, folds pooled). Every "
-            "confidence and bin: interval_coverage.csv.")),
+            + ("each row of one 20% split is predicted by a model fitted on the other 80%"
+               if tables.n_folds(coverage) == "1" else
+               "every labelled row is predicted once by a model that did not see it "
+               f"({tables.n_folds(coverage)}-fold cross-validation, folds pooled)")
+            + ". Every confidence and bin: interval_coverage.csv.")),
         ("table", tables.coverage_table(coverage)),
         ("p", (
             f"{r.tag}Coverage of the 95% intervals per quartile of the reference flux (Q1 "
