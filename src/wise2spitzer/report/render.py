@@ -309,8 +309,11 @@ def _excess(r: ReportInputs) -> list[Block]:
         return head + [("p", r.excess_note)] if r.excess_note else []
     t = r.excess.copy()
     t["target"] = [get_target(x).band for x in t["target"]]
-    cols = ["target", "sample", "method", "held out", "reference", "n_no_disk", "n_flagged",
-            "false_excess_rate", "expected_rate", "n_disk", "disk_flagged_rate"]
+    # Readable headers that can wrap, so the table fits a narrow window.
+    names = {"n_no_disk": "n no disk", "n_flagged": "n flagged",
+             "false_excess_rate": "false excess rate", "expected_rate": "expected rate",
+             "n_disk": "n disk", "disk_flagged_rate": "disk flag rate"}
+    cols = ["target", "sample", "method", "held out", "reference", *names]
     return head + [
         ("p", (
             f"{r.tag}A source is flagged as having a mid-infrared excess when its measured "
@@ -321,8 +324,8 @@ def _excess(r: ReportInputs) -> list[Block]:
             "on 80% of the labelled rows flags the 20% it did not see; 'issued (default)': the "
             "intervals `predict` issues, on the pooled k-fold held-out predictions of the "
             "study's models. 'truth': the noise-free flux instead of the measured one. "
-            "disk_flagged_rate: real disks found by the same flag. Table: false_excess.csv.")),
-        ("table", t[[c for c in cols if c in t.columns]]),
+            "disk flag rate: real disks found by the same flag. Table: false_excess.csv.")),
+        ("table", t[[c for c in cols if c in t.columns]].rename(columns=names)),
     ]
 
 
