@@ -93,7 +93,7 @@ def test_report_files_tables_and_simulated_labels(run):
 @pytest.mark.slow
 def test_report_html_is_self_contained(run):
     page = (run.out / "report.html").read_text()
-    srcs = re.findall(r"src='([^']*)'", page)
+    srcs = re.findall(r'src="([^"]*)"', page)
     md_figs = re.findall(r"!\[", (run.out / "report.md").read_text())
     assert len(srcs) == len(md_figs)
     assert all(s.startswith("data:image/png;base64,") for s in srcs)

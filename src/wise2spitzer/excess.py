@@ -21,7 +21,7 @@ from .errors import ModelError
 from .evaluation import TABLE_INTERVAL_METHODS, check_interval_methods
 from .schema import Target, get_target
 
-__all__ = ["excess_significance", "false_excess_rate", "flag_excess"]
+__all__ = ["excess_significance", "false_excess_rate", "flag_excess", "flag_rates"]
 
 
 def flag_excess(
@@ -197,13 +197,29 @@ def false_excess_rate(
                 flags = flag_excess(observed[ref], pred, lo, hi)
                 rows.append({
                     "target": t.key, "sample": sample, "method": m, "confidence": c,
-                    "reference": ref, **_flag_rates(flags, disk, c),
+                    "reference": ref, **flag_rates(flags, disk, c),
                 })
     return pd.DataFrame(rows)
 
 
-def _flag_rates(flags: np.ndarray, disk: np.ndarray, confidence: float) -> dict:
-    """Dust-free stars flagged (all wrongly), the rate expected, and real disks flagged."""
+def flag_rates(flags, disk, confidence: float) -> dict:
+    """Dust-free stars flagged (all wrongly), the rate expected, and real disks flagged.
+
+    Parameters
+    ----------
+    flags, disk : array-like of bool, shape (n,)
+        :func:`flag_excess` of the rows and whether each has dust (``has_disk``).
+    confidence : float
+        Level of the central interval: a calibrated one flags about ``(1 - confidence) / 2``
+        of the dust-free stars.
+
+    Returns
+    -------
+    dict
+        ``n_no_disk, n_flagged, false_excess_rate, expected_rate, n_disk, disk_flagged_rate``.
+    """
+    flags = np.asarray(flags, bool)
+    disk = np.asarray(disk, bool)
     return {
         "n_no_disk": int((~disk).sum()), "n_flagged": int(flags[~disk].sum()),
         "false_excess_rate": float(flags[~disk].mean()) if (~disk).any() else np.nan,

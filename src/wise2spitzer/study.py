@@ -33,6 +33,8 @@ __all__ = [
     "QUICK_SETTINGS",
     "EvaluationRun",
     "cap_step",
+    "cap_note",
+    "capped_counts",
     "evaluate_step",
     "intervals_step",
     "model_params",
@@ -106,6 +108,45 @@ def cap_step(df: pd.DataFrame, *, target, settings: dict[str, Any], random_state
     from .evaluation import cap_labelled
 
     return cap_labelled(df, get_target(target), settings.get("max_labelled"), random_state)
+
+
+def capped_counts(df: pd.DataFrame, capped: pd.DataFrame, *, target, samples: Sequence[str]
+                  ) -> pd.DataFrame:
+    """Training rows of each sample before and after :func:`cap_step`.
+
+    Parameters
+    ----------
+    df, capped : DataFrame
+        The catalogue and what :func:`cap_step` kept of it.
+    target : {"mips1", "irac4"}
+    samples : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        ``sample``, ``n_used`` (training rows of ``capped``: labelled rows of the sample with
+        every feature measured) and ``n_labelled`` (the same rows of ``df``).
+    """
+    from .errors import Wise2SpitzerError
+    from .training import training_table
+
+    def n_rows(table: pd.DataFrame, sample: str) -> int:
+        try:
+            return len(training_table(table, target=target, sample=sample)[0])
+        except Wise2SpitzerError:  # the sample or its columns are absent: no training row
+            return 0
+
+    return pd.DataFrame([{"sample": s, "n_used": n_rows(capped, s), "n_labelled": n_rows(df, s)}
+                         for s in samples])
+
+
+def cap_note(counts: pd.DataFrame, *, target, cap: int) -> str:
+    """The cap in words, with the true count of each sample (:func:`capped_counts`)."""
+    parts = [f"{r.sample} {r.n_used:,} of {r.n_labelled:,}" for r in counts.itertuples()]
+    return (f"{get_target(target).band}: the fast preset trains and scores on a seeded random "
+            f"subset of at most {cap:,} labelled rows ({'; '.join(parts)} training rows per "
+            "sample; --preset paper uses all of them); each model's applicability domain (the "
+            "convex hull) is still built from every labelled row of its sample")
 
 
 def evaluate_step(

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from ..errors import CatalogError, ModelError
+from ..schema import get_target
 from .app import app
 from .options import check_at_least, check_output_dir
 
@@ -51,7 +52,6 @@ def reproduce(
     fitted models with their cards (models/) and the figures (figures/) into --out.
     """
     from ..report import reproduce as run
-    from ..schema import get_target
 
     try:
         targets = [get_target(t).key for t in target]
@@ -92,32 +92,63 @@ def reproduce(
     typer.echo(f"finished in {res.elapsed_s:.0f} s")
 
 
+def _model_predictions(path: Path, row_df) -> dict:
+    """Predictions of one saved model or bundle for one row: every band it answers.
+
+    Returns ``{"<target>:<label>": (pred, lo, hi)}`` for the bands with status ``ok``; a band
+    without a value is reported on stderr with its status.
+    """
+    from ..bundle import PredictorBundle, model_column
+    from ..schema import STATUS_OK, output_columns
+    from .predict_cmd import load_model
+
+    model = load_model(path)
+    res = model.predict_catalog(row_df).iloc[0]
+    is_bundle = isinstance(model, PredictorBundle)
+    targets = model.targets if is_bundle else [model.target.key]
+    out = {}
+    for tk in targets:
+        t = get_target(tk)
+        cols = output_columns(t)
+        if str(res[cols["status"]]) != STATUS_OK:
+            typer.echo(f"{path.name}: no {t.band} prediction ({res[cols['status']]})", err=True)
+            continue
+        which = f", {res[model_column(t)]} model" if is_bundle else ""
+        label = f"{t.band} predicted ({path.stem}{which})"
+        out[f"{t.key}:{label}"] = (res[cols["pred"]], res[cols["lo"]], res[cols["hi"]])
+    return out
+
+
 @app.command("sed")
 def sed(
     data: str = typer.Option(..., "--data", help="Catalogue file or embedded dataset name."),
     source: str = typer.Option(..., "--source", help="Value of the id column (objid)."),
     out: Path = typer.Option(..., "--out", help="Figure file (.png, .pdf or .svg)."),
     model: list[Path] = typer.Option(
-        [], "--model", "-m", help="Saved model(s) whose prediction to draw (repeatable); "
-        "default: the prediction columns already in the catalogue, if any."),
+        [], "--model", "-m", help="Saved model(s) or bundle(s) whose predictions to draw "
+        "(repeatable; a bundle draws every band it answers); default: the prediction columns "
+        "already in the catalogue, if any."),
     id_column: str = typer.Option("objid", "--id-column", help="Column holding --source."),
     unit: str = typer.Option("mJy", "--unit", help="uJy, mJy or Jy."),
     random_state: int = typer.Option(0, "--random-state", help="Seed of a simulated dataset."),
 ) -> None:
-    """Draw the SED of one source: photometry plus predicted Spitzer fluxes with intervals."""
+    """Draw the SED of one source: photometry plus predicted Spitzer fluxes with intervals.
+
+    A source of simulated data (the embedded simulation or a file it wrote) is labelled so
+    in the figure's title.
+    """
     from matplotlib.figure import Figure
 
-    from ..catalog import load_data
     from ..plots import UNIT_SCALE, style_context
-    from ..schema import STATUS_OK, output_columns
+    from ..report import describe_data, load_study_data
     from ..sed import plot_sed
-    from .predict_cmd import load_model
 
     if unit not in UNIT_SCALE:
         raise CatalogError(f"--unit must be one of {list(UNIT_SCALE)}; got {unit!r}")
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise CatalogError(f"--out must end in .png, .pdf or .svg; got {str(out)!r}")
-    df = load_data(data, random_state=random_state)
+    df, kind, _ = load_study_data(data, random_state=random_state)
+    _, note, _ = describe_data(kind, data=data, df=df, random_state=random_state)
     if id_column not in df.columns:
         raise CatalogError(f"--id-column {id_column!r} is not a column of {data!r}")
     rows = df[df[id_column].astype(str) == str(source)]
@@ -130,22 +161,14 @@ def sed(
     if model:
         predictions = {}
         for path in model:
-            p = load_model(path, bundle=False)
-            res = p.predict_catalog(row_df)
-            cols = output_columns(p.target)
-            r = res.iloc[0]
-            if str(r[cols["status"]]) != STATUS_OK:
-                typer.echo(f"{path.name}: no prediction ({r[cols['status']]})", err=True)
-                continue
-            label = f"{p.target.band} predicted ({path.stem})"
-            predictions[f"{p.target.key}:{label}"] = (r[cols["pred"]], r[cols["lo"]],
-                                                      r[cols["hi"]])
+            predictions.update(_model_predictions(path, row_df))
     with style_context():
         fig = Figure(figsize=(7.2, 4.4))
-        plot_sed(row_df.iloc[0], predictions=predictions, unit=unit, ax=fig.add_subplot())
+        plot_sed(row_df.iloc[0], predictions=predictions, unit=unit, ax=fig.add_subplot(),
+                 title=f"{id_column} {source}{note}")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=200, bbox_inches="tight")
-    typer.echo(f"SED of {id_column} {source} written to {out}")
+    typer.echo(f"SED of {id_column} {source}{note} written to {out}")
 
 
 @app.command("cuts")
@@ -159,7 +182,6 @@ def cuts(
     import pandas as pd
 
     from ..report import describe_data, load_study_data, quality_cut_analysis
-    from ..schema import get_target
 
     try:
         t = get_target(target)

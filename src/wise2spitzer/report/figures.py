@@ -25,11 +25,10 @@ from ..samples import (
     snr_column,
     study_samples,
 )
-from ..schema import ID_COLUMN, get_target
+from ..schema import ID_COLUMN, STATUS_OK, get_target, output_columns
 from .tables import numeric, quality_cut_table
 
 __all__ = [
-    "SED_CAPTION",
     "draw_feature_importances",
     "draw_interval_coverage",
     "draw_learning_curves",
@@ -43,15 +42,6 @@ __all__ = [
 ]
 
 Caption = tuple[Path, str]
-
-#: Caption of the SED figure (paper Fig. 8).
-SED_CAPTION = (
-    "Spectral energy distributions (paper Fig. 8) of representative sources with predictions: "
-    "Gaia, 2MASS, WISE, IRAC and MIPS photometry where measured (open WISE diamonds with "
-    "arrows are SEIP 95% upper limits) and the predicted MIPS1/IRAC4 fluxes (red stars, 95% "
-    "interval bars, drawn slightly to the right of the band's wavelength). Sources with an "
-    "observed Spitzer flux show how close the prediction comes.")
-
 
 def _grid(n: int, *, panel: tuple[float, float]) -> tuple[Figure, list]:
     ncols = min(n, 2)
@@ -133,8 +123,9 @@ def draw_learning_curves(curves: pd.DataFrame, fdir: Path, *, note: str,
         fig.suptitle(f"Learning curves of the ET model{note}", fontsize=12)
     path = _save(fig, fdir / "fig7_learning_curves", formats=formats, dpi=dpi)
     return path, (
-        "Learning curves (paper Fig. 7): R2 and MAPE of log10 flux against the number of "
-        "training rows, on the training folds (train) and the held-out folds (validation), "
+        "Learning curves (paper Fig. 7) of every studied sample (one colour per sample): R2 "
+        "and MAPE of log10 flux against the number of training rows, on the training folds "
+        "(train) and the held-out folds (validation), "
         "shaded: 1 std over folds. Where the validation curve is still rising, more "
         "labelled rows would help.")
 
@@ -212,27 +203,45 @@ def draw_study_figures(
     return figs
 
 
-def draw_seds(predicted: pd.DataFrame, fdir: Path, *, tkeys: list[str], n: int, note: str,
+def _sed_title(row: pd.Series, ident, tkeys: list[str]) -> str:
+    """Panel title: the source and, per band, whether it is observed and where the value
+    comes from (see :mod:`.honest`)."""
+    from .honest import origin_column
+
+    parts = []
+    for tk in tkeys:
+        t = get_target(tk)
+        v = numeric(pd.Series([row.get(t.column)])).iloc[0]
+        origin = row.get(origin_column(t))
+        drawn = row.get(output_columns(t)["status"]) == STATUS_OK
+        if v > 0:
+            parts.append(f"{t.band} observed" + (f", {origin}" if drawn else ""))
+        else:
+            parts.append(f"{t.band} not observed" + (", final model" if drawn else ""))
+    return f"{ID_COLUMN} {ident}\n" + "; ".join(parts)
+
+
+def draw_seds(frame: pd.DataFrame, fdir: Path, *, tkeys: list[str], n: int, note: str,
               formats: Sequence[str], dpi: int, random_state) -> Path | None:
-    """Fig. 8: SEDs of ``n`` representative predicted sources (None if there are none)."""
+    """Fig. 8: SEDs of ``n`` representative sources of ``frame`` (None if there are none).
+
+    ``frame`` is :func:`~.honest.sed_frame`: its predictions never saw their own Spitzer
+    flux, and each panel title says where they come from.
+    """
     from ..sed import pick_sed_sources, plot_sed
 
-    if not tkeys or n <= 0:
+    if not tkeys or n <= 0 or frame.empty:
         return None
-    idx = pick_sed_sources(predicted, target=tkeys[0], n=n, random_state=random_state)
+    idx = pick_sed_sources(frame, target=tkeys[0], n=n, random_state=random_state)
     if len(idx) == 0:
         return None
     with plots.style_context():
-        fig, axes = _grid(len(idx), panel=(5.6, 4.4))
+        fig, axes = _grid(len(idx), panel=(5.6, 4.6))
         handles: dict[str, Any] = {}
         for ax, i in zip(axes, idx, strict=True):
-            row = predicted.loc[i]
-            t0 = get_target(tkeys[0])
-            measured = pd.notna(row.get(t0.column)) and numeric(pd.Series([row.get(t0.column)])
-                                                               ).iloc[0] > 0
-            ident = row.get(ID_COLUMN, i)
-            plot_sed(row, ax=ax, title=f"{ID_COLUMN} {ident} ({t0.band} "
-                     f"{'observed' if measured else 'not observed'})")
+            row = frame.loc[i]
+            plot_sed(row, ax=ax, title=_sed_title(row, row.get(ID_COLUMN, i), tkeys))
+            ax.title.set_fontsize(9)
             for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(lab, h)
             ax.get_legend().remove()

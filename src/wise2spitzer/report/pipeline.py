@@ -30,23 +30,29 @@ import pandas as pd
 
 from .. import plots
 from ..errors import CatalogError, ModelError
+from ..features import FEATURE_SETS
 from ..samples import CLEAN, study_samples
 from ..schema import STATUS_OK, get_target
 from ..study import (
     CONFIDENCES,
+    cap_note,
     cap_step,
+    capped_counts,
     evaluate_step,
     intervals_step,
     model_params,
     study_settings,
+    training_domain,
 )
-from . import figures, tables
+from . import figures, honest, tables
 from .data import describe_data, load_study_data
 from .render import ReportInputs, render_report
 
 __all__ = ["ReproduceResult", "quality_cut_analysis", "reproduce"]
 
 Progress = Callable[[str], None] | None
+#: The paper's feature set (16 columns), scored beside the models' own set in Table 2.
+PAPER_SET = "paper"
 
 
 @dataclass
@@ -135,6 +141,12 @@ class _Study:
     importances: dict[tuple[str, str], tuple[pd.Series, list[str]]] = field(
         default_factory=dict)
     predictors: dict[tuple[str, str], Any] = field(default_factory=dict)
+    form: str | None = None
+    paper_features: list[pd.DataFrame] = field(default_factory=list)
+    excess: list[pd.DataFrame] = field(default_factory=list)
+    heldout: dict[str, pd.DataFrame] = field(default_factory=dict)
+    heldout_folds: int | None = None
+    excess_note: str = ""
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -151,11 +163,15 @@ def _load_step(opts: _Options) -> _Study:
                                           random_state=opts.random_state)
     sample_list = list(opts.samples) if opts.samples else study_samples(df)
     primary = CLEAN if CLEAN in sample_list else sample_list[-1]
-    n_steps = 2 + len(tkeys) * (3 * len(sample_list) + 3 + bool(opts.compare_forms)) + 5
-    st = _Study(opts=opts, settings=settings,
-                params={**settings.get("regressor_params", {}), **opts.regressor_params},
-                tkeys=tkeys, df=df, kind=kind, in_format=in_format, samples=sample_list,
-                primary=primary, step=_Steps(opts.progress, n_steps))
+    # Per target: 4 steps per sample, the main sample's own steps and the issued coverage.
+    n_primary = 4 + bool(opts.compare_forms)
+    n_steps = 2 + len(tkeys) * (4 * len(sample_list) + n_primary) + 5
+    params = {**settings.get("regressor_params", {}), **opts.regressor_params}
+    # The target form is an argument of every library call, never a regressor parameter.
+    form = params.pop("form", None)
+    st = _Study(opts=opts, settings=settings, params=params, tkeys=tkeys, df=df, kind=kind,
+                in_format=in_format, samples=sample_list, primary=primary,
+                step=_Steps(opts.progress, n_steps), form=form)
     st.step(f"loaded {len(df):,} rows ({kind})")
     st.data_text, st.note, st.simulated = describe_data(kind, data=opts.data, df=df,
                                                         random_state=opts.random_state)
@@ -165,12 +181,19 @@ def _load_step(opts: _Options) -> _Study:
 # ------------------------------------------------------------ 2. per target and sample
 def _study_target(st: _Study, tk: str) -> None:
     t = get_target(tk)
-    df_t, cap_note = cap_step(st.df, target=t, settings=st.settings,
-                              random_state=st.opts.random_state)
-    if cap_note:
-        st.notes.append(cap_note + "; predictions still cover every input row")
+    df_t, capped = cap_step(st.df, target=t, settings=st.settings,
+                            random_state=st.opts.random_state)
+    if capped:
+        counts = capped_counts(st.df, df_t, target=t, samples=st.samples)
+        st.notes.append(cap_note(counts, target=t, cap=st.settings["max_labelled"])
+                        + "; predictions still cover every input row")
     for s in st.samples:
         _study_sample(st, t, s, df_t)
+
+
+def _primary_steps(st: _Study) -> int:
+    """Steps the main sample adds: forms, paper features, coverage, issued, false excess."""
+    return 4 + bool(st.opts.compare_forms)
 
 
 def _study_sample(st: _Study, t, s: str, df_t: pd.DataFrame) -> None:
@@ -179,47 +202,61 @@ def _study_sample(st: _Study, t, s: str, df_t: pd.DataFrame) -> None:
     st.step(f"{name}: evaluate ET, LR, raw WISE (cv={cfg['cv']}, tuning {cfg['tuning']!r})")
     try:
         m = evaluate_step(df_t, target=t, sample=s, settings=cfg,
-                          random_state=opts.random_state, n_jobs=opts.n_jobs,
+                          random_state=opts.random_state, n_jobs=opts.n_jobs, form=st.form,
                           progress=st.step.sub, **st.params)
     except (ModelError, CatalogError) as exc:
         st.notes.append(f"{name}: not evaluated ({exc})")
-        st.step.k += 2 + 2 * (s == st.primary)
+        # Fit, save, learning curve and, on the main sample, its own steps are not run.
+        st.step.k += 3 + (_primary_steps(st) if s == st.primary else 0)
         return
     st.metrics.append(m)
     st.step(f"{name}: fit the final model, predict the test split")
     pred = _fit_final(st, t, s, df_t, m)
     st.step(f"{name}: save the model and its card")
     _save_model(st, t.key, s, pred)
-    if s != st.primary:
-        return
     # The search ran once, on this sample's 80% train split, inside the evaluation; the later
     # steps reuse what it chose (the paper likewise refits the best configuration).
     fitted = model_params(m, regressor_params=st.params)
-    if opts.compare_forms:
-        _compare_forms(st, t, s, df_t, m, fitted)
     st.step(f"{name}: learning curve (cv={cfg['lc_cv']})")
     _learning_curve(st, t, s, df_t, pred.feature_set, fitted)
+    if s != st.primary:
+        return
+    if opts.compare_forms:
+        _compare_forms(st, t, s, df_t, m)
+    _paper_features(st, t, s, df_t, m)
     st.step(f"{name}: coverage of the interval methods")
     truth = st.simulated and f"true_{t.column}" in df_t.columns
     st.coverage.append(intervals_step(
-        df_t, target=t, sample=s, metrics=m, regressor_params=st.params,
+        df_t, target=t, sample=s, metrics=m, regressor_params=st.params, form=st.form,
         # k-fold: every labelled row is held out once and the folds are pooled, so each
         # flux quartile has a quarter of all rows, not of one 20% split.
         cv=cfg["interval_cv"], confidences=CONFIDENCES, truth=truth,
         random_state=opts.random_state, n_jobs=opts.n_jobs, progress=st.step.sub))
     _issued_step(st, t, df_t, pred.feature_set, fitted)
+    st.step(f"{name}: false-excess rate of the interval methods")
+    honest.excess_step(st, t, s, df_t, fitted)
 
 
 def _issued_step(st: _Study, t, df_t: pd.DataFrame, feature_set: str, fitted: dict) -> None:
-    """Coverage where predict issues values: each row answered by the model of its sample."""
+    """Coverage where predict issues values: each row answered by the model of its sample.
+
+    The pooled held-out predictions are kept: the SED figure draws them for labelled rows.
+    """
     from ..coverage import heldout_predictions, issued_coverage
 
     cv = st.settings["interval_cv"] or 3
     st.step(f"{t.band}: coverage where values are issued ({cv} folds, "
             f"models of {', '.join(st.samples)})")
-    pooled = heldout_predictions(
-        df_t, target=t, samples=st.samples, cv=cv, random_state=st.opts.random_state,
-        n_jobs=st.opts.n_jobs, feature_set=feature_set, progress=st.step.sub, **fitted)
+    try:
+        pooled = heldout_predictions(
+            df_t, target=t, samples=st.samples, cv=cv, random_state=st.opts.random_state,
+            n_jobs=st.opts.n_jobs, feature_set=feature_set, form=st.form,
+            progress=st.step.sub, **fitted)
+    except (ModelError, CatalogError) as exc:
+        st.notes.append(f"{t.band}: held-out predictions not made ({exc})")
+        return
+    st.heldout[t.key] = pooled
+    st.heldout_folds = cv
     table = issued_coverage(pooled, t)
     table.insert(0, "target", t.key)
     table.insert(1, "n_folds", cv)
@@ -251,7 +288,11 @@ def _fit_final(st: _Study, t, s: str, df_t: pd.DataFrame, m: pd.DataFrame):
     # SpitzerPredictor.fit would use) and the figures reuse its predictions.
     pred = SpitzerPredictor().fit(df_t, target=t, sample=s, preset="none", random_state=rs,
                                   n_jobs=opts.n_jobs, test_size=None, progress=st.step.sub,
-                                  **{**st.params, **tuned})
+                                  form=st.form, **{**st.params, **tuned})
+    if len(df_t) != len(st.df):
+        # The cap thins the training rows, not the applicability domain: the hull is built
+        # from every labelled row of the sample, as an uncapped model's would be.
+        pred.domain = training_domain(st.df, target=t, sample=s, feature_set=pred.feature_set)
     X, y, _ = training_table(df_t, target=t, sample=s, feature_set=pred.feature_set)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=rs)
     model = clone(pred.regressor).fit(X_tr, y_tr)
@@ -277,7 +318,8 @@ def _fit_final(st: _Study, t, s: str, df_t: pd.DataFrame, m: pd.DataFrame):
                               "n": len(y_te)},
         "reproduce": {"preset": opts.preset, "quick": opts.quick, "data": st.kind,
                       "n_labelled_used": len(X),
-                      "max_labelled": st.settings.get("max_labelled")},
+                      "max_labelled": st.settings.get("max_labelled"),
+                      "domain_rows": int(pred.domain.n_points_)},
     })
     st.predictors[(t.key, s)] = pred
     return pred
@@ -297,26 +339,43 @@ def _save_model(st: _Study, tk: str, s: str, pred) -> None:
     )
 
 
-def _compare_forms(st: _Study, t, s: str, df_t: pd.DataFrame, m: pd.DataFrame,
-                   fitted: dict[str, Any]) -> None:
-    """Score the other target form with the same rows, folds, seed and hyper-parameters.
+def _compare_forms(st: _Study, t, s: str, df_t: pd.DataFrame, m: pd.DataFrame) -> None:
+    """Score the other target form with the same rows, folds and seed, tuned on its own.
 
     The paper's target (log flux) against learning the correction to the WISE counterpart
-    (log ratio): only the target changes.
+    (log ratio). Each form runs its own Boruta selection and hyper-parameter search (the
+    preset's), so neither is scored with what was chosen for the other.
     """
     opts = st.opts
     form_now = str(m["form"].iloc[0])
     other = "ratio" if form_now == "paper" else "paper"
-    st.step(f"{t.band} {s}: evaluate the other target form ({other!r})")
+    st.step(f"{t.band} {s}: evaluate the other target form ({other!r}, its own search)")
     try:
-        # No new search: the hyper-parameters are those the first evaluation chose.
-        m2 = evaluate_step(df_t, target=t, sample=s, settings={**st.settings, "tuning": "none"},
+        m2 = evaluate_step(df_t, target=t, sample=s, settings=st.settings,
                            random_state=opts.random_state, n_jobs=opts.n_jobs, form=other,
-                           progress=st.step.sub, **fitted)
+                           feature_set=str(m["feature_set"].iloc[0]), progress=st.step.sub,
+                           **st.params)
         st.forms.append(m[m["model"] != "raw WISE"])
         st.forms.append(m2[m2["model"] != "raw WISE"])
     except (ModelError, CatalogError) as exc:
         st.notes.append(f"{t.band} {s}: form {other!r} not evaluated ({exc})")
+
+
+def _paper_features(st: _Study, t, s: str, df_t: pd.DataFrame, m: pd.DataFrame) -> None:
+    """Score ET and LR with the paper's 16 features when the models use another set."""
+    opts = st.opts
+    used = str(m["feature_set"].iloc[0])
+    st.step(f"{t.band} {s}: evaluate with the paper's {len(FEATURE_SETS[PAPER_SET])} features")
+    if used == PAPER_SET:
+        return
+    try:
+        m2 = evaluate_step(df_t, target=t, sample=s, settings=st.settings,
+                           random_state=opts.random_state, n_jobs=opts.n_jobs, form=st.form,
+                           feature_set=PAPER_SET, progress=st.step.sub, **st.params)
+    except (ModelError, CatalogError) as exc:
+        st.notes.append(f"{t.band} {s}: the paper's feature set not evaluated ({exc})")
+        return
+    st.paper_features.append(m2[m2["model"] != "raw WISE"])
 
 
 def _learning_curve(st: _Study, t, s: str, df_t: pd.DataFrame, feature_set: str,
@@ -324,9 +383,13 @@ def _learning_curve(st: _Study, t, s: str, df_t: pd.DataFrame, feature_set: str,
     from ..evaluation import learning_curve
 
     cfg = st.settings
-    lc = learning_curve(df_t, target=t, sample=s, train_sizes=cfg["lc_sizes"],
-                        cv=cfg["lc_cv"], feature_set=feature_set,
-                        random_state=st.opts.random_state, n_jobs=st.opts.n_jobs, **fitted)
+    try:
+        lc = learning_curve(df_t, target=t, sample=s, train_sizes=cfg["lc_sizes"],
+                            cv=cfg["lc_cv"], feature_set=feature_set, form=st.form,
+                            random_state=st.opts.random_state, n_jobs=st.opts.n_jobs, **fitted)
+    except (ModelError, CatalogError) as exc:
+        st.notes.append(f"{t.band} {s}: no learning curve ({exc})")
+        return
     lc.insert(0, "sample", s)
     lc.insert(0, "target", t.key)
     st.curves.append(lc)
@@ -340,7 +403,9 @@ def _write_tables(st: _Study, counts: pd.DataFrame) -> None:
                ("interval coverage", "interval_coverage.csv", _concat(st.coverage)),
                ("issued coverage", "issued_coverage.csv", _concat(st.issued)),
                ("form comparison", "form_comparison.csv", _concat(st.forms)),
-               ("learning curves", "learning_curves.csv", _concat(st.curves))]
+               ("learning curves", "learning_curves.csv", _concat(st.curves)),
+               ("paper features", "paper_features.csv", _concat(st.paper_features)),
+               ("false excess", "false_excess.csv", _concat(st.excess))]
     for key, name, table in written:
         if key in ("metrics", "sample counts") or not table.empty:
             table.to_csv(out / name, index=False)
@@ -448,10 +513,13 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
     snr_table = (tables.snr_bin_table(st.df) if "mips1" in st.tkeys and CLEAN in st.samples
                  else None)
     st.step(f"drawing {opts.n_sed} SEDs")
-    sed_path = figures.draw_seds(predicted, fdir, tkeys=list(used), n=opts.n_sed, note=st.note,
+    frame = honest.sed_frame(predicted, st.heldout, tkeys=list(used), sample=st.primary)
+    sed_path = figures.draw_seds(frame, fdir, tkeys=list(used), n=opts.n_sed, note=st.note,
                                  random_state=opts.random_state, **fig_opts)
     if sed_path is not None:
-        figs.append((sed_path, figures.SED_CAPTION))
+        real = " (real Upper Sco members)" if st.kind == "upper-sco" else ""
+        figs.append((sed_path, honest.sed_caption(tkeys=list(used), sample=st.primary,
+                                                  n_folds=st.heldout_folds, real=real)))
     st.notes.extend(_warning_notes(caught))
     data = opts.data
     res = ReproduceResult(
@@ -464,7 +532,8 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
         result=res, predicted=predicted, used=used, data_text=st.data_text, note=st.note,
         figs=figs, kind=st.kind, preset=opts.preset, quick=opts.quick, settings=st.settings,
         random_state=opts.random_state, quality=qc, snr_table=snr_table,
-        forms=_concat(st.forms)))
+        forms=_concat(st.forms), paper_features=_concat(st.paper_features),
+        excess=_concat(st.excess), excess_note=st.excess_note))
     for name, text in (("report.md", md), ("report.html", page)):
         (opts.out / name).write_text(text, encoding="utf-8")
         st.files[name] = opts.out / name

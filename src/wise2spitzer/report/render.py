@@ -1,14 +1,13 @@
 """``report.md`` and the self-contained ``report.html`` of the study.
 
 :func:`render_report` turns the study's results into a list of blocks (headings, paragraphs,
-list items, tables, figures), one function per section, then writes the blocks as Markdown
-and as HTML (figures embedded as base64 PNG, so the page needs no other file).
+list items, tables, figures), one function per section; :mod:`.markup` renders the blocks
+from the jinja2 templates as Markdown and as HTML (figures embedded as base64 PNG, so the
+page needs no other file), every table formatted by the kind of each column.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,15 +15,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..features import FEATURE_SETS
 from ..samples import CLEAN, SNR_THRESHOLDS
 from ..schema import get_target, output_columns
 from . import tables
+from .markup import render_html, render_markdown
 
 if TYPE_CHECKING:
     from .pipeline import ReproduceResult
 
-__all__ = ["ReportInputs", "findings", "form_findings", "render_report", "to_html",
-           "to_markdown"]
+__all__ = ["ReportInputs", "feature_set_text", "findings", "form_findings", "render_report",
+           "to_html", "to_markdown"]
 
 Block = tuple
 
@@ -57,6 +58,12 @@ class ReportInputs:
         :func:`~.tables.snr_bin_table`.
     forms : DataFrame
         Scores of both target forms (empty when not compared).
+    paper_features : DataFrame
+        Scores of ET and LR with the paper's 16 features (empty when the models use them).
+    excess : DataFrame
+        False-excess rates per interval method (empty without a ground truth).
+    excess_note : str
+        Why ``excess`` is empty, if it is.
     """
 
     result: ReproduceResult
@@ -73,6 +80,9 @@ class ReportInputs:
     quality: dict[str, pd.DataFrame] = field(default_factory=dict)
     snr_table: pd.DataFrame | None = None
     forms: pd.DataFrame = field(default_factory=pd.DataFrame)
+    paper_features: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excess: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excess_note: str = ""
 
     @property
     def tag(self) -> str:
@@ -168,8 +178,27 @@ def _intro(r: ReportInputs) -> list[Block]:
         "bands, IRAC4 8 um from W3...) on sources observed by both, with ExtraTrees learning "
         f"{learns} after a Yeo-Johnson transform and Boruta feature selection, and predict "
         "Spitzer-quality fluxes with intervals for WISE-only sources inside the convex hull "
-        "of the training rows in log W1..W4.")))
+        "of the training rows in log W1..W4. " + feature_set_text(res.metrics))))
     return blocks
+
+
+def feature_set_text(metrics: pd.DataFrame) -> str:
+    """The feature set(s) the models were offered, named and counted, against the paper's."""
+    if "feature_set" not in metrics or metrics.empty:
+        return ""
+    paper = FEATURE_SETS["paper"]
+    parts = []
+    for name in dict.fromkeys(metrics["feature_set"].astype(str)):
+        cols = FEATURE_SETS.get(name, ())
+        extra = [c for c in cols if c not in paper]
+        parts.append(f"'{name}' ({len(cols)} features" + (
+            f": the paper's {len(paper)} plus {', '.join(extra)})" if extra and
+            set(paper) <= set(cols) else ")"))
+    same = set(metrics["feature_set"].astype(str)) == {"paper"}
+    return ("Boruta chooses among the feature set " + " and ".join(parts) + (
+        ", the paper's." if same else
+        f"; this is not the paper's set of {len(paper)} (WISE fluxes, rchi2, m and nm per "
+        "band), which Table 2 scores in rows of its own."))
 
 
 def _meaning(r: ReportInputs) -> list[Block]:
@@ -209,6 +238,7 @@ def _samples(r: ReportInputs) -> list[Block]:
               "hull of the model's training rows (the rows the model can predict).")),
         ("table", tables.flow_table(res.counts, simulated=res.simulated,
                                     n_rows=int(res.counts["n"].iloc[0]))),
+        *[("p", f"{r.tag}{n}.") for n in res.notes if "preset trains and scores" in n],
     ]
 
 
@@ -220,19 +250,30 @@ def _scores(r: ReportInputs) -> list[Block]:
         "never saw. Scores on log10 flux (MAE, RMSE in dex; MAPE of log10 flux as a fraction, "
         "the paper's convention) and MAPE of the flux itself. 'raw WISE' is the counterpart "
         "WISE flux rescaled by the ratio of Vega zero points. Full table: metrics.csv.")))
-    blocks.append(("table", tables.metrics_table(r.result.metrics)))
+    metrics = r.result.metrics
+    if not r.paper_features.empty:
+        blocks.append(("p", (
+            f"{r.tag}The models use the feature set named in the 'features' column; the rows "
+            "'ET (paper's 16)' and 'LR (paper's 16)' score the same rows, folds, seed and "
+            "search with the paper's 16 features instead. Full table: paper_features.csv.")))
+        pf = r.paper_features.copy()
+        pf["model"] = pf["model"] + " (paper's 16)"
+        metrics = pd.concat([metrics, pf], ignore_index=True)
+    blocks.append(("table", tables.metrics_table(metrics)))
     if r.forms.empty:
         return blocks
     blocks.append(("h2", "Target form: log flux (paper) or log(Spitzer / WISE)" + r.note))
     blocks.append(("p", (
-        f"{r.tag}The same rows, folds and seed with the two target forms of the regressor: "
+        f"{r.tag}The same rows, folds and seed with the two target forms of the regressor, "
+        "each with its own Boruta selection and hyper-parameter search (the preset's): "
         "'paper' learns log10 of the Spitzer flux, as Fonseca-Bonilla et al. (2024); "
         "'ratio' learns log10 of the Spitzer flux over its WISE counterpart (W4 for "
         "MIPS1, W3 for IRAC4), i.e. the correction to WISE. Full table: "
         "form_comparison.csv.")))
     ft = r.forms.copy()
     ft["target"] = [get_target(x).band for x in ft["target"]]
-    cols = ["target", "sample", "form", "model", "split", "r2", "r2_std", "mae", "rmse"]
+    cols = ["target", "sample", "form", "model", "split", "n_train", "r2", "r2_std", "mae",
+            "rmse"]
     blocks.append(("table", ft[[c for c in cols if c in ft.columns]]))
     return blocks
 
@@ -246,9 +287,11 @@ def _intervals(r: ReportInputs) -> list[Block]:
         ("p", (
             f"{r.tag}Empirical coverage (fraction of held-out rows inside the interval) and "
             "mean width in dex, per method and nominal confidence. Intervals are out of fold: "
-            "every labelled row is predicted once by a model that did not see it "
-            f"({tables.n_folds(coverage)}-fold cross-validation, folds pooled). Every "
-            "confidence and bin: interval_coverage.csv.")),
+            + ("each row of one 20% split is predicted by a model fitted on the other 80%"
+               if tables.n_folds(coverage) == "1" else
+               "every labelled row is predicted once by a model that did not see it "
+               f"({tables.n_folds(coverage)}-fold cross-validation, folds pooled)")
+            + ". Every confidence and bin: interval_coverage.csv.")),
         ("table", tables.coverage_table(coverage)),
         ("p", (
             f"{r.tag}Coverage of the 95% intervals per quartile of the reference flux (Q1 "
@@ -256,6 +299,33 @@ def _intervals(r: ReportInputs) -> list[Block]:
             "excess.")),
         ("table", tables.quartile_table(coverage)),
         *_issued(r),
+        *_excess(r),
+    ]
+
+
+def _excess(r: ReportInputs) -> list[Block]:
+    head: list[Block] = [("h3", "False infrared excesses" + r.note)]
+    if r.excess.empty:
+        return head + [("p", r.excess_note)] if r.excess_note else []
+    t = r.excess.copy()
+    t["target"] = [get_target(x).band for x in t["target"]]
+    # Readable headers that can wrap, so the table fits a narrow window.
+    names = {"n_no_disk": "n no disk", "n_flagged": "n flagged",
+             "false_excess_rate": "false excess rate", "expected_rate": "expected rate",
+             "n_disk": "n disk", "disk_flagged_rate": "disk flag rate"}
+    cols = ["target", "sample", "method", "held out", "reference", *names]
+    return head + [
+        ("p", (
+            f"{r.tag}A source is flagged as having a mid-infrared excess when its measured "
+            "Spitzer flux lies above the upper end of the 95% interval of its prediction "
+            "(`excess.flag_excess`, also `wise2spitzer predict --excess`). The simulation knows "
+            "which stars have no dust (has_disk False), so every flag on them is false; a "
+            "calibrated interval flags about 2.5% of them. Per interval method: a model fitted "
+            "on 80% of the labelled rows flags the 20% it did not see; 'issued (default)': the "
+            "intervals `predict` issues, on the pooled k-fold held-out predictions of the "
+            "study's models. 'truth': the noise-free flux instead of the measured one. "
+            "disk flag rate: real disks found by the same flag. Table: false_excess.csv.")),
+        ("table", t[[c for c in cols if c in t.columns]].rename(columns=names)),
     ]
 
 
@@ -346,108 +416,11 @@ def render_report(r: ReportInputs) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------ Markdown / HTML
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None or v is pd.NA:
-        return ""
-    if isinstance(v, float | np.floating):
-        return "" if not np.isfinite(v) else f"{v:.{digits}f}"
-    if isinstance(v, int | np.integer):
-        return f"{int(v):,}"
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")
-    return "\n".join(lines)
-
-
-def _html_table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-        for row in df.itertuples(index=False)
-    )
-    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
-            "</table></div>")
-
-
 def to_markdown(blocks: list[Block], *, out: Path) -> str:
-    """The blocks as Markdown; figure paths relative to ``out`` (the report's directory)."""
-    parts = []
-    for b in blocks:
-        kind = b[0]
-        if kind == "h1":
-            parts.append(f"# {b[1]}")
-        elif kind == "h2":
-            parts.append(f"## {b[1]}")
-        elif kind == "h3":
-            parts.append(f"### {b[1]}")
-        elif kind == "p":
-            parts.append(b[1])
-        elif kind == "li":
-            parts.append(f"- {b[1]}")
-        elif kind == "table":
-            parts.append(_md_table(b[1]))
-        elif kind == "figure":
-            rel = b[1].relative_to(out).as_posix() if b[1].is_relative_to(out) else str(b[1])
-            parts.append(f"![{b[2][:60]}]({rel})\n\n*{b[2]}*")
-    return "\n\n".join(parts).replace("\n\n- ", "\n- ") + "\n"
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1280px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}
-figure{margin:1.2em 0}figure img{max-width:min(100%,900px);height:auto;border:1px solid #eee}
-.scroll{overflow-x:auto}
-figcaption{font-size:.9em;color:#444}
-.banner{background:#fff3cd;border:1px solid #e0c36a;padding:.6em .8em}
-"""
+    """The blocks as Markdown (template ``report.md.j2``); figure paths relative to ``out``."""
+    return render_markdown(blocks, out=out)
 
 
 def to_html(blocks: list[Block], *, title: str) -> str:
-    """The blocks as one HTML page with the figures embedded (no external file or link)."""
-    parts = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>")]
-    in_list = False
-    for b in blocks:
-        kind = b[0]
-        if kind != "li" and in_list:
-            parts.append("</ul>")
-            in_list = False
-        if kind in ("h1", "h2", "h3"):
-            parts.append(f"<{kind}>{html.escape(b[1])}</{kind}>")
-        elif kind == "p":
-            text = html.escape(b[1])
-            text = _bold(text)
-            cls = " class='banner'" if "SIMULATED DATA." in b[1] else ""
-            parts.append(f"<p{cls}>{text}</p>")
-        elif kind == "li":
-            if not in_list:
-                parts.append("<ul>")
-                in_list = True
-            parts.append(f"<li>{html.escape(b[1])}</li>")
-        elif kind == "table":
-            parts.append(_html_table(b[1]))
-        elif kind == "figure":
-            data = base64.b64encode(Path(b[1]).read_bytes()).decode("ascii")
-            parts.append(f"<figure><img alt='{html.escape(b[2][:80])}' "
-                         f"src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(b[2])}</figcaption></figure>")
-    if in_list:
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _bold(text: str) -> str:
-    # The data paragraph marks its first words **bold** (Markdown); render them in HTML too.
-    while text.count("**") >= 2:
-        text = text.replace("**", "<strong>", 1).replace("**", "</strong>", 1)
-    return text.replace("`", "")
+    """The blocks as one HTML page (template ``report.html.j2``), figures embedded."""
+    return render_html(blocks, title=title)

@@ -208,6 +208,11 @@ def snr_bin_table(df: pd.DataFrame) -> pd.DataFrame | None:
     paper = {f"{CLEAN} & {snr_bin_label(lo, hi, col)}": f
              for (lo, hi), f in zip(SNR_BINS, PAPER_W4SNR_FRACTIONS, strict=True)}
     t["paper fraction_of_clean"] = [paper.get(str(c), np.nan) for c in t[t.columns[0]]]
+    # A fraction of the clean rows is meaningless for a row that is not a subset of them
+    # (the unclean sample holds more rows than the clean one): left blank, not > 100%.
+    if "fraction_of_clean" in t:
+        not_clean = ~t[t.columns[0]].astype(str).str.startswith(CLEAN)
+        t.loc[not_clean, "fraction_of_clean"] = np.nan
     return t
 
 
@@ -218,6 +223,10 @@ def metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
         cv = g[g["split"] == "cv"].iloc[0] if (g["split"] == "cv").any() else None
         te = g[g["split"] == "test"].iloc[0] if (g["split"] == "test").any() else None
         row = {"target": get_target(tk).band, "sample": s, "model": model}
+        if "feature_set" in g and model != "raw WISE":
+            row["features"] = str(g["feature_set"].iloc[0])
+        elif "feature_set" in g:
+            row["features"] = "-"
         if cv is not None:
             row["R2 cv"] = f"{cv['r2']:.3f} ± {cv.get('r2_std', np.nan):.3f}"
             row["MAE cv (dex)"] = f"{cv['mae']:.3f} ± {cv.get('mae_std', np.nan):.3f}"
@@ -240,7 +249,7 @@ def coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
                "n held out": int(g["n"].iloc[0])}
         for _, r in g.sort_values("confidence").iterrows():
             row[f"{r['confidence']:.0%} nominal"] = (
-                f"{r['coverage']:.3f} (width {r['width_dex']:.2f} dex)")
+                f"{r['coverage']:.1%} (width {r['width_dex']:.2f} dex)")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -259,7 +268,7 @@ def quartile_table(coverage: pd.DataFrame, *, confidence: float = 0.95) -> pd.Da
                                          sort=False):
         row = {"target": get_target(tk).band, "sample": s, "method": m, "scored against": ref}
         for _, r in g.iterrows():
-            row[str(r["bin"])] = f"{r['coverage']:.3f}"
+            row[str(r["bin"])] = f"{r['coverage']:.1%}"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -272,7 +281,11 @@ def status_table(predicted: pd.DataFrame, *, used: dict[str, str]) -> pd.DataFra
         vc = predicted[col].astype(str).value_counts()
         rows.append({"target": get_target(tk).band, "model sample": s,
                      **{k: int(v) for k, v in vc.items()}})
-    return pd.DataFrame(rows).fillna(0)
+    # A status one target lacks is 0 rows of it; counts stay integers.
+    table = pd.DataFrame(rows)
+    counts = [c for c in table.columns if c not in ("target", "model sample")]
+    table[counts] = table[counts].fillna(0).astype(int)
+    return table
 
 
 def flow_table(counts: pd.DataFrame, *, simulated: bool, n_rows: int) -> pd.DataFrame:
