@@ -25,7 +25,14 @@ from .samples import (
 from .samples import SNR_BINS as _BINS
 from .schema import get_target, output_columns
 
-__all__ = ["MIN_POPULATION", "heldout_predictions", "issued_coverage", "population_masks"]
+__all__ = [
+    "DISTANCE_EDGES",
+    "MIN_POPULATION",
+    "distance_curve",
+    "heldout_predictions",
+    "issued_coverage",
+    "population_masks",
+]
 
 #: Populations smaller than this are reported but not judged against the nominal level.
 MIN_POPULATION = 100
@@ -119,7 +126,8 @@ def issued_coverage(predicted: pd.DataFrame, target, *, truth: pd.DataFrame | No
 
 
 def heldout_predictions(df: pd.DataFrame, *, target, samples, cv: int = 5, random_state=0,
-                        progress=None, **fit_params) -> pd.DataFrame:
+                        progress=None, diagnostics: bool = False,
+                        **fit_params) -> pd.DataFrame:
     """Pooled k-fold predictions of a bundle for every labelled row, each held out once.
 
     The labelled rows of ``target`` (any sample) are split in ``cv`` folds; for each fold a
@@ -138,6 +146,13 @@ def heldout_predictions(df: pd.DataFrame, *, target, samples, cv: int = 5, rando
         Folds (>= 2).
     random_state : int or None
         Seeds the folds and every fit.
+    diagnostics : bool, default False
+        Also add, from the model that answered each row, ``<p>_hull_distance`` (standardised
+        distance outside its training hull, <= 0 inside; see
+        :mod:`wise2spitzer.extrapolation`), ``<p>_f_pred_any`` (the model's value, issued
+        or not) and ``<p>_f_pred_lo_hull`` / ``<p>_f_pred_hi_hull`` (the interval the
+        in-hull calibration would give), for every row with a value or ``outside_domain``:
+        what :func:`distance_curve` measures.
     **fit_params
         Passed to every ``SpitzerPredictor.fit`` (``preset="none"`` and ``test_size=None``
         unless given).
@@ -166,5 +181,101 @@ def heldout_predictions(df: pd.DataFrame, *, target, samples, cv: int = 5, rando
         held = df.index[labelled[test]]
         bundle = PredictorBundle.fit(df.drop(index=held), targets=[t.key], samples=samples,
                                      random_state=random_state, **fit_params)
-        parts.append(bundle.predict_catalog(df.loc[held]))
+        part = bundle.predict_catalog(df.loc[held])
+        if diagnostics:
+            part = _add_diagnostics(bundle, part, t)
+        parts.append(part)
     return pd.concat(parts).loc[df.index[labelled]]
+
+
+def _add_diagnostics(bundle, part: pd.DataFrame, t) -> pd.DataFrame:
+    """Distance to the answering model's hull and its in-hull interval, for every row."""
+    from .domain import log_fluxes
+    from .extrapolation import standardised_distance
+    from .features import build_features
+    from .schema import STATUS_OUTSIDE_DOMAIN, VALUE_STATUSES, WISE_FLUX_COLUMNS
+
+    cols = output_columns(t)
+    n = len(part)
+    dist, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    value = np.full(n, np.nan)
+    status = part[cols["status"]].astype(str).to_numpy()
+    choice = bundle.route(part, t)
+    for i, p in enumerate(bundle.members_for(t)):
+        rows = np.flatnonzero(choice == i)
+        logw = log_fluxes(part.iloc[rows][list(WISE_FLUX_COLUMNS)].apply(pd.to_numeric,
+                                                                         errors="coerce"))
+        zone = getattr(p, "extrapolation", None)
+        scale = zone.scale_ if zone is not None else np.ones(logw.shape[1])
+        dist[rows] = standardised_distance(p.domain, logw, scale)
+        usable = rows[np.isin(status[rows], (*VALUE_STATUSES, STATUS_OUTSIDE_DOMAIN))]
+        if len(usable):
+            raw = part.iloc[usable][p.input_columns].apply(pd.to_numeric, errors="coerce")
+            X = build_features(raw, p.feature_set)[p.features]
+            value[usable] = p.regressor.predict(X)
+            iv = p.regressor.predict_interval(X, method="conformal")
+            lo[usable], hi[usable] = iv[:, 0], iv[:, 1]
+    return part.assign(**{f"{t.prefix}_hull_distance": dist,
+                          f"{t.prefix}_f_pred_any": value,
+                          f"{t.prefix}_f_pred_lo_hull": lo,
+                          f"{t.prefix}_f_pred_hi_hull": hi})
+
+
+#: Edges (standardised log-flux units) of the distance bins of :func:`distance_curve`.
+DISTANCE_EDGES: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+def distance_curve(heldout: pd.DataFrame, target, *, edges=DISTANCE_EDGES,
+                   confidence: float = 0.95) -> pd.DataFrame:
+    """Error and coverage of held-out rows against their distance outside the training hull.
+
+    Parameters
+    ----------
+    heldout : pandas.DataFrame
+        :func:`heldout_predictions` output with ``diagnostics=True``.
+    target : {"mips1", "irac4"}
+    edges : sequence of float
+        Bin edges of the distance outside the hull; a first bin holds the rows inside.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distance bin (``inside``, then ``(a, b]``, the last open): ``n`` rows
+        with a value or ``outside_domain``, ``d_median``, ``mae_dex`` (median absolute
+        error of log10 flux, issued or not), ``coverage_hull`` (the in-hull calibration's interval),
+        ``n_issued`` and ``coverage_issued`` (the interval the tool issued: the zone's for
+        ``extrapolated`` rows) and ``issued_fraction``.
+    """
+    t = get_target(target)
+    cols = output_columns(t)
+    d = heldout[f"{t.prefix}_hull_distance"].to_numpy(dtype=float)
+    obs = pd.to_numeric(heldout[t.column], errors="coerce").to_numpy(dtype=float)
+    pred = heldout[f"{t.prefix}_f_pred_any"].to_numpy(dtype=float)
+    lo_h = heldout[f"{t.prefix}_f_pred_lo_hull"].to_numpy(dtype=float)
+    hi_h = heldout[f"{t.prefix}_f_pred_hi_hull"].to_numpy(dtype=float)
+    lo, hi = heldout[cols["lo"]].to_numpy(dtype=float), heldout[cols["hi"]].to_numpy(dtype=float)
+    usable = np.isfinite(lo_h) & np.isfinite(obs) & (obs > 0) & np.isfinite(d)
+    issued = usable & np.isfinite(lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.abs(np.log10(pred) - np.log10(obs))
+    edges = list(edges)
+    bins = [("inside", usable & (d <= edges[0]))]
+    for a, b in zip(edges, [*edges[1:], np.inf], strict=True):
+        label = f"({a:g}, {b:g}]" if np.isfinite(b) else f"> {a:g}"
+        bins.append((label, usable & (d > a) & (d <= b)))
+    rows = []
+    for label, m in bins:
+        mi = m & issued
+        rows.append({
+            "distance": label,
+            "n": int(m.sum()),
+            "d_median": float(np.median(d[m])) if m.any() else np.nan,
+            "mae_dex": float(np.median(err[m])) if m.any() else np.nan,
+            "coverage_hull": float(((obs >= lo_h) & (obs <= hi_h))[m].mean()) if m.any()
+            else np.nan,
+            "n_issued": int(mi.sum()),
+            "coverage_issued": float(((obs >= lo) & (obs <= hi))[mi].mean()) if mi.any()
+            else np.nan,
+            "issued_fraction": float(mi.sum() / m.sum()) if m.any() else np.nan,
+        })
+    return pd.DataFrame(rows)

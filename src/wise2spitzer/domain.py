@@ -268,6 +268,11 @@ class FastHull:
         self.n_screen = int(n_screen)
         self.screen: np.ndarray | None = None
 
+    @property
+    def equations_(self) -> np.ndarray:
+        """The wrapped domain's facet equations (for distances, e.g. the extrapolation zone)."""
+        return self.domain.equations_
+
     def _learn_screen(self, pts: np.ndarray) -> None:
         sample = pts[: 20_000]
         violated = (sample @ self.normals + self.offsets) > self.tol

@@ -44,6 +44,7 @@ MODEL_FILE_TYPES: frozenset[str] = frozenset(
         "wise2spitzer.predictor.SpitzerPredictor",
         "wise2spitzer.bundle.PredictorBundle",
         "wise2spitzer.domain.ConvexHullDomain",
+        "wise2spitzer.extrapolation.ExtrapolationZone",
         "wise2spitzer.model.FluxRegressor",
         "wise2spitzer.selection.BorutaSelector",
         "sklearn.tree._tree.Tree",
@@ -278,6 +279,9 @@ def _check_predictor(p: Any) -> None:
             _require(card[field] == want,
                      f"card says {field} {card[field]!r} but the model is {want!r}")
     _check_domain(_attr(p, "domain", "the predictor"), WISE_FLUX_COLUMNS)
+    zone = p.__dict__.get("extrapolation")  # absent in files saved before the zone existed
+    if zone is not None:
+        _check_zone(zone, len(WISE_FLUX_COLUMNS))
     _check_regressor(_attr(p, "regressor", "the predictor"), features, target)
 
 
@@ -298,6 +302,25 @@ def _check_domain(dom: Any, columns) -> None:
     _array(_attr(dom, "bounds_", "domain"), "domain bounds_", ndim=2, shape=(2, dim))
     if "vertices_" in dom.__dict__:
         _array(dom.__dict__["vertices_"], "domain vertices_", ndim=2, shape=(None, dim))
+
+
+def _check_zone(zone: Any, dim: int) -> None:
+    from .extrapolation import ExtrapolationZone
+    from .model import CONFORMAL_TAILS
+
+    _exact(zone, (ExtrapolationZone,), "extrapolation")
+    for name in ("confidence", "tolerance"):
+        v = _attr(zone, name, "extrapolation")
+        _require(isinstance(v, float) and 0 <= v < 1, f"extrapolation {name} must lie in [0, 1)")
+    _require(_attr(zone, "tails", "extrapolation") in CONFORMAL_TAILS,
+             f"extrapolation tails must be one of {CONFORMAL_TAILS}")
+    _array(_attr(zone, "scale_", "extrapolation"), "extrapolation scale_", ndim=1, shape=(dim,))
+    _array(_attr(zone, "heldout_distance_", "extrapolation"), "extrapolation heldout_distance_",
+           ndim=1, finite=False)
+    _array(_attr(zone, "scores_", "extrapolation"), "extrapolation scores_", ndim=1)
+    edge = _attr(zone, "max_distance_", "extrapolation")
+    _require(isinstance(edge, float) and math.isfinite(edge) and edge >= 0,
+             f"extrapolation max_distance_ must be a finite number >= 0; got {edge!r}")
 
 
 def _check_regressor(reg: Any, features: list[str], target) -> None:

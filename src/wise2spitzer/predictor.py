@@ -23,10 +23,12 @@ import pandas as pd
 from .errors import ModelError
 from .schema import (
     STATUS_BAD_VALUE,
+    STATUS_EXTRAPOLATED,
     STATUS_MISSING_FEATURE,
     STATUS_OK,
     STATUS_OUTSIDE_DOMAIN,
     STATUS_OUTSIDE_SAMPLE,
+    VALUE_STATUSES,
     WISE_FLUX_COLUMNS,
     Target,
     get_target,
@@ -82,6 +84,23 @@ def _fit_domain(fluxes: pd.DataFrame):
     domain = ConvexHullDomain(columns=WISE_FLUX_COLUMNS)
     domain.fit(fluxes.apply(pd.to_numeric))
     return domain
+
+
+def _fit_zone(reg, fluxes: pd.DataFrame):
+    """The extrapolation zone of a fitted regressor, or None without conformal calibration.
+
+    Built from the conformal calibration's folds and out-of-fold scores (see
+    :mod:`wise2spitzer.extrapolation`); other interval methods keep every row outside the
+    hull ``outside_domain``.
+    """
+    from .domain import log_fluxes
+    from .extrapolation import ExtrapolationZone
+
+    if "conformal" not in getattr(reg, "interval_methods_", ()) or not hasattr(reg, "oof_fold_"):
+        return None
+    zone = ExtrapolationZone(confidence=float(reg.confidence),
+                             tails=getattr(reg, "conformal_tails", "separate"))
+    return zone.fit(log_fluxes(fluxes.apply(pd.to_numeric)), reg.oof_fold_, reg.oof_score_)
 
 
 def _tune_and_score(reg, X: pd.DataFrame, y: pd.Series, *, preset: str, test_size,
@@ -166,6 +185,10 @@ class SpitzerPredictor:
         Catalogue columns a table needs to be predicted.
     domain : ConvexHullDomain
         Hull of the labelled training rows in log W1..W4.
+    extrapolation : ExtrapolationZone or None
+        Rows just outside the hull that still get a value (status ``extrapolated``), with
+        their own calibration; None for models without conformal calibration or saved before
+        the zone existed.
     regressor : FluxRegressor
         Fitted on every labelled row of the sample.
     card : dict
@@ -203,6 +226,7 @@ class SpitzerPredictor:
         self.features: list[str] = []
         self.input_columns: list[str] = []
         self.domain = None
+        self.extrapolation = None
         self.regressor = None
         self.card: dict[str, Any] = {}
 
@@ -317,8 +341,14 @@ class SpitzerPredictor:
             progress(f"fitting on all {len(X)} labelled rows")
         reg.fit(X, y)
         self._set_fitted(t, sample=sample, feature_set=feature_set, X=X, domain=domain, reg=reg)
+        self.extrapolation = _fit_zone(reg, df.loc[X.index, list(WISE_FLUX_COLUMNS)])
         self.card = _model_card(self, X, y, preset=preset, coverage=coverage, metrics=metrics,
                                 test_size=test_size, random_state=random_state)
+        zone = self.extrapolation
+        if zone is not None:
+            self.card["extrapolation"] = _plain({
+                "heldout_outside_hull": zone.n_outside_, "max_distance": zone.max_distance_,
+                "distance_level": zone.level_, "n_calibration": len(zone.scores_)})
         return self
 
     def _set_fitted(self, t: Target, *, sample: str, feature_set: str, X: pd.DataFrame,
@@ -359,8 +389,9 @@ class SpitzerPredictor:
         value is NaN, or a flux is 0 (SEIP's "not measured"); ``outside_sample``, the row is
         not in the sample the model was trained on (for a clean-sample model:
         ``ext_flg != 0``, ``cc_flags != '0000'``, or those flags missing), so its interval
-        was never calibrated on rows like it; ``outside_domain``, outside the training hull;
-        else ``ok``.
+        was never calibrated on rows like it; ``outside_domain``, outside the training hull
+        and beyond the extrapolation zone; ``extrapolated``, outside the hull but within the
+        zone (:attr:`extrapolation`); else ``ok``.
         """
         self._check_fitted()
         n = len(df)
@@ -422,7 +453,43 @@ class SpitzerPredictor:
             inside = np.asarray(self.domain.contains(fluxes), dtype=bool)
             idx = np.flatnonzero(ok)
             status[idx[~inside]] = STATUS_OUTSIDE_DOMAIN
+            zone = self.zone
+            if zone is not None and not inside.all():
+                from .domain import log_fluxes
+
+                near = zone.within(self.domain, log_fluxes(fluxes.to_numpy()[~inside]))
+                status[idx[~inside][near]] = STATUS_EXTRAPOLATED
         return status
+
+    @property
+    def zone(self):
+        """The active extrapolation zone, or None (no zone, or an empty one)."""
+        zone = getattr(self, "extrapolation", None)
+        return zone if zone is not None and zone.active else None
+
+    def extrapolated_interval(self, X: pd.DataFrame, *, confidence: float = 0.95) -> np.ndarray:
+        """Interval (uJy, shape (n, 2)) of rows in the extrapolation zone.
+
+        The regressor's conformal normaliser with the zone's own quantiles, calibrated on
+        held-out rows that fell outside their fold's hull.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows (:attr:`features`) of rows whose status is ``extrapolated``.
+        confidence : float, default 0.95
+        """
+        from .model.intervals import conformal_bounds, conformal_scale
+
+        if self.zone is None:
+            raise ModelError("this model has no extrapolation zone; no row is extrapolated")
+        reg = self.regressor
+        Xt, offset = reg.model_inputs(X)
+        mu, sigma = reg.prediction_moments(Xt)
+        q_lo, q_hi = self.zone.quantiles(confidence)
+        q = np.tile([q_lo, q_hi], (len(Xt), 1))
+        bounds = conformal_bounds(mu + offset, q, conformal_scale(reg, Xt, mu + offset, sigma))
+        return np.power(10.0, bounds)
 
     def sample_membership(self, df: pd.DataFrame) -> np.ndarray:
         """Whether each row of ``df`` belongs to the sample the model was trained on.
@@ -511,20 +578,28 @@ class SpitzerPredictor:
             raise ModelError(f"confidence must lie in (0, 1); got {confidence!r}")
         data, df = df, as_frame(df)
         cols = output_columns(self.target)
-        status = self.row_status(df)
+        status = self.status_for_method(self.row_status(df), method)
         check_flux_scale(df, self.domain, model=f"the {self.target.key} model")
         pred = np.full(len(df), np.nan)
         lo = np.full(len(df), np.nan)
         hi = np.full(len(df), np.nan)
-        ok = status == STATUS_OK
-        if ok.any():
-            rows = df.loc[ok, self.input_columns].apply(pd.to_numeric, errors="coerce")
+        valued = np.isin(status, VALUE_STATUSES)
+        if valued.any():
+            rows = df.loc[valued, self.input_columns].apply(pd.to_numeric, errors="coerce")
             X = build_features(rows, self.feature_set)[self.features]
-            # One vectorised call per quantity over all ok rows: the forest's cost is per call.
-            pred[ok] = self.regressor.predict(X)
-            iv = np.asarray(self.regressor.predict_interval(
-                X, confidence=confidence, method=method), dtype=float)
-            lo[ok], hi[ok] = iv[:, 0], iv[:, 1]
+            # One vectorised call per quantity over all rows: the forest's cost is per call.
+            pred[valued] = self.regressor.predict(X)
+            ok = status[valued] == STATUS_OK
+            iv = np.empty((len(X), 2))
+            if ok.all():
+                iv[:] = self.regressor.predict_interval(X, confidence=confidence, method=method)
+            else:
+                if ok.any():
+                    iv[ok] = self.regressor.predict_interval(
+                        X.iloc[np.flatnonzero(ok)], confidence=confidence, method=method)
+                iv[~ok] = self.extrapolated_interval(X.iloc[np.flatnonzero(~ok)],
+                                                     confidence=confidence)
+            lo[valued], hi[valued] = iv[:, 0], iv[:, 1]
         out = df.copy()
         out[cols["pred"]] = pred
         out[cols["lo"]] = lo
@@ -592,6 +667,18 @@ class SpitzerPredictor:
         cols = output_columns(self.target)
         return self.predict_catalog(df, confidence=confidence,
                                     method=method)[[cols["lo"], cols["hi"]]]
+
+    def status_for_method(self, status: np.ndarray, method: str | None) -> np.ndarray:
+        """``status`` with ``extrapolated`` turned ``outside_domain`` for a non-conformal method.
+
+        The zone's calibration is conformal; with another interval method (``tree_sem``,
+        ``qrf``) no interval calibrated for those rows exists, so they get no value.
+        """
+        chosen = method if method is not None else getattr(self.regressor, "interval_method_",
+                                                            None)
+        if chosen != "conformal":
+            status = np.where(status == STATUS_EXTRAPOLATED, STATUS_OUTSIDE_DOMAIN, status)
+        return status
 
     # --------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:

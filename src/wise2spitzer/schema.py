@@ -21,10 +21,12 @@ __all__ = [
     "PAPER_FEATURES",
     "STATUSES",
     "STATUS_BAD_VALUE",
+    "STATUS_EXTRAPOLATED",
     "STATUS_MISSING_FEATURE",
     "STATUS_OK",
     "STATUS_OUTSIDE_DOMAIN",
     "STATUS_OUTSIDE_SAMPLE",
+    "VALUE_STATUSES",
     "TARGETS",
     "WISE_BANDS",
     "WISE_FLUX_COLUMNS",
@@ -172,9 +174,16 @@ STATUS_BAD_VALUE = "bad_value"
 #: The row is not in the sample the model was trained on (e.g. a row that is not clean, for a
 #: model of the clean sample): its intervals were never calibrated on such rows.
 STATUS_OUTSIDE_SAMPLE = "outside_sample"
-#: Every status a prediction row can carry; anything but ``ok`` means no prediction.
+#: Outside the training hull but within the distance where held-out rows showed the
+#: interval still holds: a value with an interval calibrated on held-out rows that fell
+#: outside their fold's hull (see :mod:`wise2spitzer.extrapolation`).
+STATUS_EXTRAPOLATED = "extrapolated"
+#: Statuses that carry a value; every other status means no prediction.
+VALUE_STATUSES: tuple[str, ...] = (STATUS_OK, STATUS_EXTRAPOLATED)
+#: Every status a prediction row can carry; only :data:`VALUE_STATUSES` carry a value.
 STATUSES: tuple[str, ...] = (
     STATUS_OK,
+    STATUS_EXTRAPOLATED,
     STATUS_OUTSIDE_DOMAIN,
     STATUS_OUTSIDE_SAMPLE,
     STATUS_MISSING_FEATURE,

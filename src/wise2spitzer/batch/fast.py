@@ -18,7 +18,7 @@ from ..errors import ModelError
 
 # One rule for both paths: the model's tree moments and its interval methods' bounds.
 from ..model import get_interval_method, tree_moments
-from ..schema import STATUS_OK, output_columns
+from ..schema import STATUS_EXTRAPOLATED, STATUS_OK, output_columns
 
 __all__ = ["FastPredictor", "blas_controller", "check_method", "output_names"]
 
@@ -117,28 +117,40 @@ class FastPredictor:
             return self._compute(df, confidence, chosen)
 
     def _compute(self, df: pd.DataFrame, confidence: float, chosen: str) -> dict:
-        from ..features import build_features
-
         p = self.predictor
         cols = output_columns(p.target)
-        status = self._status_predictor().row_status(df)
+        status = p.status_for_method(self._status_predictor().row_status(df), chosen)
         n = len(df)
         pred, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         ok = status == STATUS_OK
         if ok.any():
-            rows = df.loc[ok, p.input_columns]
-            # Only text columns need converting (column-wise apply costs ~10% of a chunk).
-            text = [c for c in rows.columns if not pd.api.types.is_numeric_dtype(rows[c])]
-            if text:
-                rows = rows.assign(**{c: pd.to_numeric(rows[c], errors="coerce") for c in text})
-            X = build_features(rows, p.feature_set)[p.features]
+            X = self._features(df, ok)
             pred[ok], lo[ok], hi[ok] = self._predict_arrays(X, confidence, chosen)
+        near = status == STATUS_EXTRAPOLATED
+        if near.any():
+            # Rows of the extrapolation zone: the predictor's own rule (few rows, plain path).
+            X = self._features(df, near)
+            pred[near] = p.regressor.predict(X)
+            iv = p.extrapolated_interval(X, confidence=confidence)
+            lo[near], hi[near] = iv[:, 0], iv[:, 1]
         return {
             cols["pred"]: pred,
             cols["lo"]: lo,
             cols["hi"]: hi,
             cols["status"]: pd.array(status, dtype="str"),
         }
+
+    def _features(self, df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+        """The model's feature rows for the rows of ``df`` selected by ``mask``."""
+        from ..features import build_features
+
+        p = self.predictor
+        rows = df.loc[mask, p.input_columns]
+        # Only text columns need converting (column-wise apply costs ~10% of a chunk).
+        text = [c for c in rows.columns if not pd.api.types.is_numeric_dtype(rows[c])]
+        if text:
+            rows = rows.assign(**{c: pd.to_numeric(rows[c], errors="coerce") for c in text})
+        return build_features(rows, p.feature_set)[p.features]
 
     def _status_predictor(self):
         """The wrapped predictor's own status logic, with its domain test done by FastHull."""

@@ -24,6 +24,8 @@ from .conformal import (
     ConformalInterval,
     conformal_bounds,
     conformal_quantiles,
+    conformal_scale,
+    score_quantiles,
 )
 from .qrf import QrfInterval
 from .tree_sem import TreeSemInterval, tree_sem_bounds
@@ -41,9 +43,11 @@ __all__ = [
     "TreeSemInterval",
     "conformal_bounds",
     "conformal_quantiles",
+    "conformal_scale",
     "get_interval_method",
     "interval_method_names",
     "register_interval_method",
+    "score_quantiles",
     "tree_sem_bounds",
     "unregister_interval_method",
 ]

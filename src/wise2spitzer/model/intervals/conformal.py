@@ -63,7 +63,9 @@ __all__ = [
     "ConformalInterval",
     "conformal_bounds",
     "conformal_quantiles",
+    "conformal_scale",
     "merge_small_bins",
+    "score_quantiles",
     "tail_level",
 ]
 
@@ -113,33 +115,47 @@ def conformal_quantiles(reg, confidence: float, *, stacklevel: int = 4) -> np.nd
     too few scores at the caller of the public method.
     """
     level = tail_level(_tails(reg), confidence)
-    separate = level != confidence
     groups = merge_small_bins([len(s) for s in reg.conformity_scores_], level)
     out = np.empty((len(reg.conformity_scores_), 2))
     for g in np.unique(groups):
         members = np.flatnonzero(groups == g)
         signed = np.concatenate([reg.conformity_scores_[b] for b in members])
-        n = len(signed)
-        rank = math.ceil((n + 1) * level)
-        if rank > n:
-            # Too few scores even pooled: the exact interval is infinite; the largest
-            # score keeps it finite but without the coverage guarantee.
-            warnings.warn(
-                f"confidence={confidence} needs at least "
-                f"{math.ceil(level / (1 - level))} calibration scores; the model has {n}, "
-                "so the largest score is used and coverage is not guaranteed (fit on "
-                "more rows or ask a lower confidence)",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
-            rank = n
-        if separate:
-            ranked = np.sort(signed)
-            # The rank-th smallest of -s is minus the rank-th largest of s.
-            out[members] = (max(-ranked[n - rank], 0.0), max(ranked[rank - 1], 0.0))
-        else:
-            out[members] = np.sort(np.abs(signed))[rank - 1]
+        out[members] = score_quantiles(signed, confidence, tails=_tails(reg),
+                                       stacklevel=stacklevel + 1)
     return out
+
+
+def score_quantiles(signed: np.ndarray, confidence: float, *, tails: str = "separate",
+                    stacklevel: int = 3) -> tuple[float, float]:
+    """``(q_lo, q_hi)`` of one group of signed conformity scores at ``confidence``.
+
+    The one conformal quantile rule (Mondrian bins and the extrapolation zone use it): with
+    ``tails="separate"`` ``q_hi`` is the ``ceil((n + 1) (1 + c) / 2)``-th smallest score and
+    ``q_lo`` the same of the negated scores, each clipped at 0; with ``"symmetric"`` both are
+    the ``ceil((n + 1) c)``-th smallest ``|s|``. Too few scores for a finite quantile: the
+    largest is used, with a warning.
+    """
+    level = tail_level(tails, confidence)
+    n = len(signed)
+    rank = math.ceil((n + 1) * level)
+    if rank > n:
+        # Too few scores even pooled: the exact interval is infinite; the largest
+        # score keeps it finite but without the coverage guarantee.
+        warnings.warn(
+            f"confidence={confidence} needs at least "
+            f"{math.ceil(level / (1 - level))} calibration scores; the model has {n}, "
+            "so the largest score is used and coverage is not guaranteed (fit on "
+            "more rows or ask a lower confidence)",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+        rank = n
+    if level != confidence:
+        ranked = np.sort(signed)
+        # The rank-th smallest of -s is minus the rank-th largest of s.
+        return max(-ranked[n - rank], 0.0), max(ranked[rank - 1], 0.0)
+    q = float(np.sort(np.abs(signed))[rank - 1])
+    return q, q
 
 
 def merge_small_bins(counts, confidence: float) -> np.ndarray:
@@ -183,8 +199,10 @@ class ConformalInterval(IntervalMethod):
     """Cross-conformal calibration of normalised scores, per bin of predicted flux.
 
     Fits ``conformal_bin_edges_``, ``conformal_score_``, ``sigma_floor_``,
-    ``conformity_scores_``, ``oof_log_prediction_`` and, for the residual score,
-    ``difficulty_model_`` on the regressor.
+    ``conformity_scores_``, ``oof_log_prediction_``, ``oof_fold_`` and ``oof_score_`` (each
+    training row's fold and signed out-of-fold score, in training order: the extrapolation
+    zone is calibrated on them) and, for the residual score, ``difficulty_model_`` on the
+    regressor.
     """
 
     name = "conformal"
@@ -196,7 +214,7 @@ class ConformalInterval(IntervalMethod):
         the cost by ``conformal_cv``) but learn their own Yeo-Johnson transform and forest,
         so no score comes from a row its model was trained on.
         """
-        oof_mu, oof_sigma = _out_of_fold_moments(reg, X, target, seeds)
+        oof_mu, oof_sigma, folds = _out_of_fold_moments(reg, X, target, seeds)
         oof_flux = oof_mu + offset
         residual = np.abs(target - oof_mu)
         reg.conformal_bin_edges_ = _mondrian_edges(reg, oof_flux)
@@ -219,21 +237,30 @@ class ConformalInterval(IntervalMethod):
             np.sort(scores[bins == b]) for b in range(len(reg.conformal_bin_edges_) + 1)
         ]
         reg.oof_log_prediction_ = oof_flux  # out-of-fold log10 flux, for diagnostics
+        reg.oof_fold_ = folds
+        reg.oof_score_ = scores
 
     def bounds_log(self, reg, Xt, offset, mu, sigma, confidence):
         """``[t_hat - q_lo d(x), t_hat + q_hi d(x)]`` with the bin's quantiles (log10 flux)."""
         bins = np.digitize(mu + offset, reg.conformal_bin_edges_)
         q = conformal_quantiles(reg, confidence)[bins]
-        if reg.conformal_score_ == "residual":
-            Z = difficulty_inputs(reg, Xt, mu + offset, sigma)
-            scale = np.exp(reg.difficulty_model_.predict(Z))
-        else:
-            scale = sigma + reg.sigma_floor_
-        return conformal_bounds(mu + offset, q, scale)
+        return conformal_bounds(mu + offset, q, conformal_scale(reg, Xt, mu + offset, sigma))
 
 
-def _out_of_fold_moments(reg, X, target, seeds) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's prediction (and tree spread) by a fold model that never saw it."""
+def conformal_scale(reg, Xt: np.ndarray, flux_log: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """The difficulty ``d(x)`` normalising the scores of new rows (one rule for every caller).
+
+    ``sigma + sigma_floor_`` for the tree-spread score; the residual model's ``exp(g(x))``
+    for the residual score.
+    """
+    if reg.conformal_score_ == "residual":
+        Z = difficulty_inputs(reg, Xt, flux_log, sigma)
+        return np.exp(reg.difficulty_model_.predict(Z))
+    return sigma + reg.sigma_floor_
+
+
+def _out_of_fold_moments(reg, X, target, seeds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's prediction, tree spread and fold, by a fold model that never saw it."""
     n = len(target)
     k = min(reg.conformal_cv, n)
     if k < 2:
@@ -241,8 +268,10 @@ def _out_of_fold_moments(reg, X, target, seeds) -> tuple[np.ndarray, np.ndarray]
     support = reg.support_
     oof_mu = np.empty(n)
     oof_sigma = np.empty(n)
+    fold_of = np.empty(n, dtype=np.int64)
     folds = KFold(n_splits=k, shuffle=True, random_state=seeds.cv)
-    for train_idx, test_idx in folds.split(X):
+    for f, (train_idx, test_idx) in enumerate(folds.split(X)):
+        fold_of[test_idx] = f
         fold = Pipeline(
             [("power", reg.make_transformer()), ("model", reg.make_estimator(seeds.model))]
         )
@@ -256,7 +285,7 @@ def _out_of_fold_moments(reg, X, target, seeds) -> tuple[np.ndarray, np.ndarray]
             oof_sigma[test_idx] = 1.0
         else:
             oof_mu[test_idx], oof_sigma[test_idx] = tree_moments(fold[-1].estimators_, Xt)
-    return oof_mu, oof_sigma
+    return oof_mu, oof_sigma, fold_of
 
 
 def _n_bins(conformal_bins, n: int) -> int:
