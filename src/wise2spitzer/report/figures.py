@@ -29,6 +29,7 @@ from ..schema import ID_COLUMN, STATUS_OK, get_target, output_columns
 from .tables import numeric, quality_cut_table
 
 __all__ = [
+    "draw_distance_curve",
     "draw_feature_importances",
     "draw_interval_coverage",
     "draw_learning_curves",
@@ -174,6 +175,54 @@ def draw_interval_coverage(coverage: pd.DataFrame, fdir: Path, *, note: str,
         "regression forests; dotted: ideal."
         + (" Dashed ('truth'): scored against the noise-free simulated flux instead of "
            "the observed one." if (coverage["reference"] == "truth").any() else ""))
+
+
+def draw_distance_curve(curve: pd.DataFrame, fdir: Path, *, zones: dict[str, list[float]],
+                        note: str, formats: Sequence[str], dpi: int = 200) -> Caption:
+    """Error and interval coverage of held-out rows against distance outside the hull.
+
+    ``curve`` is :func:`wise2spitzer.coverage.distance_curve` per target (a ``target``
+    column); ``zones`` gives, per target, the edges of the final models' extrapolation zones.
+    """
+    tks = list(dict.fromkeys(curve["target"]))
+    with plots.style_context():
+        fig = Figure(figsize=(5.0 * len(tks), 7.2))
+        for j, tk in enumerate(tks):
+            part = curve[(curve["target"] == tk) & (curve["n"] > 0)]
+            x = np.where(part["distance"] == "inside", 0.0, part["d_median"].clip(lower=0))
+            band = get_target(tk).band
+            ax_err = fig.add_subplot(2, len(tks), j + 1)
+            ax_cov = fig.add_subplot(2, len(tks), len(tks) + j + 1, sharex=ax_err)
+            ax_err.plot(x, part["mae_dex"], "o-", color="C0")
+            for xi, yi, n in zip(x, part["mae_dex"], part["n"], strict=True):
+                ax_err.annotate(f"n={n}", (xi, yi), textcoords="offset points", xytext=(4, 4),
+                                fontsize=7)
+            ax_err.set_ylabel("median |error| (dex)")
+            ax_err.set_title(f"{band}: held-out rows{note}", fontsize=10)
+            ax_cov.plot(x, part["coverage_hull"], "s--", color="C1",
+                        label="in-hull calibration")
+            ax_cov.plot(x, part["coverage_issued"], "o-", color="C2",
+                        label="issued (zone calibration outside)")
+            ax_cov.axhspan(0.90, 0.99, color="0.9", zorder=0, label="0.90-0.99")
+            ax_cov.axhline(0.95, color="0.4", lw=0.8, ls=":")
+            for k, edge in enumerate(zones.get(tk, [])):
+                for ax in (ax_err, ax_cov):
+                    ax.axvline(edge, color="C3", lw=0.8, ls="-.",
+                               label="zone edge (final models)" if k == 0 and ax is ax_cov
+                               else None)
+            ax_cov.set_ylim(0, 1.05)
+            ax_cov.set_xlabel("distance outside the training hull (standardised log flux)")
+            ax_cov.set_ylabel("coverage of the 95% interval")
+            ax_cov.legend(fontsize=7, loc="lower left")
+    path = _save(fig, fdir / "fig_distance_curve", formats=formats, dpi=dpi)
+    return path, (
+        "Held-out rows (k-fold, folds pooled) against their distance outside the convex hull "
+        "of their model's training rows, in standardised log10 W1..W4 (0 = inside; points at "
+        "the median distance of each bin of distance_curve.csv). Top: median absolute error "
+        "of log10 flux. Bottom: coverage of the 95% interval calibrated in the hull (dashed) "
+        "and of the interval issued (solid: the extrapolation zone's own calibration for "
+        "rows with status 'extrapolated'). Dash-dot: edges of the final models' zones; "
+        "beyond them rows are outside_domain.")
 
 
 def draw_study_figures(

@@ -70,6 +70,7 @@ class ReproduceResult:
     issued: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    distance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 class _Steps:
@@ -135,6 +136,7 @@ class _Study:
     metrics: list[pd.DataFrame] = field(default_factory=list)
     coverage: list[pd.DataFrame] = field(default_factory=list)
     issued: list[pd.DataFrame] = field(default_factory=list)
+    distance: list[pd.DataFrame] = field(default_factory=list)
     curves: list[pd.DataFrame] = field(default_factory=list)
     forms: list[pd.DataFrame] = field(default_factory=list)
     test_preds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -242,7 +244,7 @@ def _issued_step(st: _Study, t, df_t: pd.DataFrame, feature_set: str, fitted: di
 
     The pooled held-out predictions are kept: the SED figure draws them for labelled rows.
     """
-    from ..coverage import heldout_predictions, issued_coverage
+    from ..coverage import distance_curve, heldout_predictions, issued_coverage
 
     cv = st.settings["interval_cv"] or 3
     st.step(f"{t.band}: coverage where values are issued ({cv} folds, "
@@ -251,7 +253,7 @@ def _issued_step(st: _Study, t, df_t: pd.DataFrame, feature_set: str, fitted: di
         pooled = heldout_predictions(
             df_t, target=t, samples=st.samples, cv=cv, random_state=st.opts.random_state,
             n_jobs=st.opts.n_jobs, feature_set=feature_set, form=st.form,
-            progress=st.step.sub, **fitted)
+            progress=st.step.sub, diagnostics=True, **fitted)
     except (ModelError, CatalogError) as exc:
         st.notes.append(f"{t.band}: held-out predictions not made ({exc})")
         return
@@ -261,6 +263,10 @@ def _issued_step(st: _Study, t, df_t: pd.DataFrame, feature_set: str, fitted: di
     table.insert(0, "target", t.key)
     table.insert(1, "n_folds", cv)
     st.issued.append(table)
+    curve = distance_curve(pooled, t)
+    curve.insert(0, "target", t.key)
+    curve.insert(1, "n_folds", cv)
+    st.distance.append(curve)
 
 
 def _rel_unc_spitzer(df: pd.DataFrame, target) -> pd.Series:
@@ -402,6 +408,7 @@ def _write_tables(st: _Study, counts: pd.DataFrame) -> None:
                ("sample counts", "sample_counts.csv", counts),
                ("interval coverage", "interval_coverage.csv", _concat(st.coverage)),
                ("issued coverage", "issued_coverage.csv", _concat(st.issued)),
+               ("distance curve", "distance_curve.csv", _concat(st.distance)),
                ("form comparison", "form_comparison.csv", _concat(st.forms)),
                ("learning curves", "learning_curves.csv", _concat(st.curves)),
                ("paper features", "paper_features.csv", _concat(st.paper_features)),
@@ -509,6 +516,12 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
     figs = figures.draw_study_figures(
         fdir, test_preds=st.test_preds, importances=st.importances,
         curves=_concat(st.curves), coverage=_concat(st.coverage), note=st.note, **fig_opts)
+    if st.distance:
+        zones = {tk: sorted({float(p.extrapolation.max_distance_)
+                             for (k, _), p in st.predictors.items()
+                             if k == tk and p.zone is not None}) for tk in st.tkeys}
+        figs.append(figures.draw_distance_curve(_concat(st.distance), fdir, zones=zones,
+                                                note=st.note, **fig_opts))
     qc = _quality_cut_step(st, figs)
     snr_table = (tables.snr_bin_table(st.df) if "mips1" in st.tkeys and CLEAN in st.samples
                  else None)
@@ -526,7 +539,8 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
         out=opts.out, data=str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>",
         simulated=st.simulated, samples=st.samples, counts=counts,
         metrics=_concat(st.metrics), coverage=_concat(st.coverage), files=st.files,
-        notes=st.notes, elapsed_s=time.perf_counter() - t_start, issued=_concat(st.issued))
+        notes=st.notes, elapsed_s=time.perf_counter() - t_start, issued=_concat(st.issued),
+        distance=_concat(st.distance))
     st.step("writing report.md and report.html")
     md, page = render_report(ReportInputs(
         result=res, predicted=predicted, used=used, data_text=st.data_text, note=st.note,

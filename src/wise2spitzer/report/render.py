@@ -346,6 +346,34 @@ def _issued(r: ReportInputs) -> list[Block]:
             "Table: issued_coverage.csv.")),
         ("table", t[["target", "population", "group", "n", "coverage", "width_dex",
                      "in 0.93-0.97"]]),
+        *_distance(r),
+    ]
+
+
+def _distance(r: ReportInputs) -> list[Block]:
+    curve = r.result.distance
+    if curve.empty:
+        return []
+    t = curve.copy()
+    t["target"] = [get_target(x).band for x in t["target"]]
+    names = {"d_median": "median distance", "mae_dex": "median |error| (dex)",
+             "coverage_hull": "coverage, in-hull calibration", "n_issued": "n issued",
+             "coverage_issued": "coverage issued", "issued_fraction": "issued fraction"}
+    return [
+        ("h3", "Beyond the training hull" + r.note),
+        ("p", (
+            f"{r.tag}The paper predicts only inside the convex hull of the training rows' "
+            "log10 W1..W4. A row outside it but within the model's extrapolation zone gets "
+            "a value with status 'extrapolated' and an interval calibrated on held-out rows "
+            "that fell outside their own fold's hull (the zone's edge is chosen on those rows: "
+            "the largest of the 100%, 90%, ..., 50% quantiles of their distances at which the "
+            "farthest third, calibrated on the nearer two thirds, shows no evidence of "
+            "coverage below 90%; one-sided binomial test at 5%). Rows beyond the edge stay "
+            "outside_domain. Below: the same pooled held-out rows as above, binned by their "
+            "distance outside the hull of the model that answered them (standardised log "
+            "flux: each log10 W band divided by its spread in the training rows). "
+            "Table: distance_curve.csv.")),
+        ("table", t[["target", "distance", "n", *names]].rename(columns=names)),
     ]
 
 
