@@ -13,12 +13,13 @@ import typer
 from ..catalog import EMBEDDED_DATASETS, FORMATS, embedded_name, load_data, write_catalog
 from ..errors import CatalogError
 from ..schema import WISE_FLUX_COLUMNS
-from .app import app
+from .app import ReadableGroup, app
 
 __all__ = ["datasets_app", "describe", "export"]
 
 datasets_app = typer.Typer(
     name="datasets",
+    cls=ReadableGroup,
     help=(
         "The embedded datasets: 'simulated' (a physical simulation of the SEIP x "
         "cluster-members catalogue, the default) and 'upper-sco' (real photometry of Luhman & "
