@@ -2,7 +2,7 @@
 
 Help is made to read well in an 80-column terminal by :class:`ReadableGroup`, the group class of
 ``app`` and of its sub-groups: a flag (``--resume``, ``--x/--no-x``, ``--help``) shows no
-``<bool>`` value placeholder, a repeatable option shows ``<str>...`` rather than
+``<bool>`` value placeholder, a repeatable option shows ``<str>`` rather than
 ``<list[str]>``, and the paragraphs of a command's help are re-flowed, so a line never breaks
 where the source code happened to break it.
 """
@@ -42,7 +42,7 @@ def _readable_params(params, ctx: Any) -> None:
         elif getattr(param, "multiple", False) and hasattr(param, "display_type_rich"):
             match = _LIST_TYPE.fullmatch(param.display_type_rich(ctx) or "")
             if match:
-                param.metavar = f"<{match['item'].lower()}>..."
+                param.metavar = f"<{match['item'].lower()}>"  # the help says it repeats
         if param.help:
             param.help = _reflow(param.help)
 

@@ -129,9 +129,8 @@ def train(
     form: str | None = typer.Option(None, "--form", help=_FORM_HELP),
     interval_method: str = typer.Option(
         "conformal", "--interval-method", show_default=False,
-        help="conformal (the default), tree_sem, qrf (needs the qrf extra: pip install "
-             "'wise2spitzer[qrf]'), or all; predict --method can use only the methods a model "
-             "was trained with."),
+        help="conformal (the default), tree_sem, qrf or all; qrf needs the qrf extra "
+             "installed. predict --method can use only the methods a model was trained with."),
     n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
     select_features: bool = typer.Option(
         True, "--select-features/--no-select-features",
