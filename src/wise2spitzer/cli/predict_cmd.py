@@ -238,8 +238,14 @@ def predict(
     and exits with status 2, naming the missing columns and the fix.
     """
     from ..batch import predict_file
+    from ..batch.streaming import check_request
 
     predictor = load_model(model)
+    n_jobs = _default_threads(engine) if threads is None else threads
+    # The options and paths first (as predict_file does), then what the model needs.
+    check_request(predictor, input, output, chunksize=chunksize, engine=engine,
+                  n_workers=workers, n_jobs=n_jobs, confidence=confidence, method=method,
+                  input_format=None, output_format=None)
     check_method(predictor, method, model)
     _check_columns(predictor, input, model, allwise)
     if excess:
@@ -257,7 +263,7 @@ def predict(
         allwise=True if allwise else None,
         resume=resume,
         progress=sys.stderr.isatty() if progress is None else progress,
-        n_jobs=_default_threads(engine) if threads is None else threads,
+        n_jobs=n_jobs,
         model_hash=_sha256(model),
     )
     typer.echo(
