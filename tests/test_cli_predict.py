@@ -70,21 +70,24 @@ def test_every_row_out_in_order_with_a_reason(awkward, model_file, tmp_path, cap
     assert sum(map(int, counts.values())) == len(awkward)
 
 
-def test_missing_column_gives_every_row_the_reason(awkward, model_file, tmp_path, capsys):
+def test_missing_column_stops_before_writing_and_names_the_fix(awkward, model_file, tmp_path,
+                                                               capsys):
+    # Deliberate change: a table no model of the file can use used to give exit 0 and every
+    # row 'missing_feature'; now nothing is written and the error names the column and fix.
     awkward.drop(columns=["wise3rchi2"]).to_parquet(tmp_path / "in.parquet")
-    with pytest.warns(UserWarning, match="wise3rchi2"):
-        code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
-                              tmp_path / "out.csv")
-    assert code == 0, err
-    got = pd.read_csv(tmp_path / "out.csv")
-    assert len(got) == len(awkward)
-    assert (got[OUT[3]] == "missing_feature").all() and got[OUT[0]].isna().all()
+    code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
+                           tmp_path / "out.csv")
+    assert code == 2
+    assert "wise3rchi2" in err and "--feature-set" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_warnings_are_one_line_without_source(awkward, model_file, tmp_path, capsys):
     import warnings
 
-    awkward.drop(columns=["wise3rchi2"]).to_parquet(tmp_path / "in.parquet")
+    # A clean-sample model without the cc_flags column: rows are predicted as outside_sample,
+    # with a warning.
+    awkward.drop(columns=["cc_flags"]).to_parquet(tmp_path / "in.parquet")
     shown = []
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -96,7 +99,7 @@ def test_warnings_are_one_line_without_source(awkward, model_file, tmp_path, cap
         code, _out, err = _run(capsys, "predict", "-m", model_file, tmp_path / "in.parquet",
                                tmp_path / "out.csv")
     assert code == 0, err
-    text = [w for w in shown if "wise3rchi2" in w]
+    text = [w for w in shown if "cc_flags" in w]
     assert text and all(w.startswith("wise2spitzer: warning: the table lacks") for w in text)
     assert all(w.count("\n") == 1 for w in text)  # no source line, no file path
     assert warnings.formatwarning.__name__ != "_one_line_warning"  # restored after the run

@@ -152,8 +152,12 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self.keep_tentative = keep_tentative
         self.random_state = random_state
 
-    def fit(self, X, y) -> BorutaSelector:
+    def fit(self, X, y, *, feature_names=None) -> BorutaSelector:
         """Run Boruta on ``X`` (n_samples, n_features) and target ``y``.
+
+        ``feature_names`` (one per column) name the features in the warning given when
+        Boruta confirms none, for an ``X`` without column names (a numpy array inside a
+        pipeline: pass ``select__feature_names=...`` to the pipeline's ``fit``).
 
         Returns
         -------
@@ -204,7 +208,10 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             imp = np.nan_to_num(self.importances_, nan=-np.inf)
             best = int(np.lexsort((-imp, self.ranking_))[0])
             support[best] = True
-            name = self.feature_names_in_[best] if hasattr(self, "feature_names_in_") else best
+            names = getattr(self, "feature_names_in_", None)
+            if names is None and feature_names is not None:
+                names = np.asarray(feature_names, dtype=object)
+            name = str(names[best]) if names is not None else f"number {best}"
             warnings.warn(
                 f"Boruta confirmed none of the {X.shape[1]} features; keeping the top-ranked "
                 f"feature {name!r}. Consider more rows, a larger max_iter or a lower perc.",

@@ -7,6 +7,7 @@ partition to an lsdb catalogue or a Dask DataFrame.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import Any
 
@@ -71,6 +72,9 @@ class DaskExecutor:
 def dask_client(*, scheduler: str | None, n_workers: int):
     """A ``(client, cluster)`` pair: a client of ``scheduler``, or of a new local cluster.
 
+    Starting a local cluster prints one line on stderr ("Starting a Dask cluster with N
+    workers ...").
+
     Raises
     ------
     ModelError
@@ -91,6 +95,9 @@ def dask_client(*, scheduler: str | None, n_workers: int):
             ) from exc
     if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
         raise ModelError(f"n_workers must be a positive integer; got {n_workers!r}")
+    # Starting worker processes takes seconds: say so rather than show a bar stalled at 0.
+    print(f"Starting a Dask cluster with {int(n_workers)} workers ...", file=sys.stderr,
+          flush=True)
     cluster = LocalCluster(
         n_workers=int(n_workers),
         threads_per_worker=1,

@@ -93,16 +93,21 @@ class Progress:
             transient=False,
         )
         self.task = self.bar.add_task(description, total=total, rate="")
-        self.bar.start()
+        # The bar appears with the first finished chunk: nothing sits stalled at 0 on screen
+        # while a Dask cluster starts (it prints its own line) or the first chunk is read.
+        self.started = False
 
     def advance(self, n: int) -> None:
         """Count ``n`` more rows done."""
         if self.bar is not None:
+            if not self.started:
+                self.bar.start()
+                self.started = True
             speed = self.bar.tasks[0].speed
             rate = f"{speed:,.0f} rows/s" if speed else ""
             self.bar.update(self.task, advance=n, rate=rate)
 
     def close(self) -> None:
         """Stop the bar (it stays on screen)."""
-        if self.bar is not None:
+        if self.bar is not None and self.started:
             self.bar.stop()

@@ -13,12 +13,13 @@ import typer
 from ..catalog import EMBEDDED_DATASETS, FORMATS, embedded_name, load_data, write_catalog
 from ..errors import CatalogError
 from ..schema import WISE_FLUX_COLUMNS
-from .app import app
+from .app import ReadableGroup, app
 
-__all__ = ["datasets_app", "describe", "export"]
+__all__ = ["datasets_app", "describe", "export", "training_notes"]
 
 datasets_app = typer.Typer(
     name="datasets",
+    cls=ReadableGroup,
     help=(
         "The embedded datasets: 'simulated' (a physical simulation of the SEIP x "
         "cluster-members catalogue, the default) and 'upper-sco' (real photometry of Luhman & "
@@ -130,7 +131,7 @@ def describe(
 
     # A file exported from the simulation stays labelled as simulated (its metadata says so).
     simulated = embedded == "simulated" or df.attrs.get("meta", {}).get("simulated") is True
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False)
     if embedded == "simulated":
         console.print(f"Dataset: simulated (random_state={random_state})")
     else:
@@ -143,6 +144,37 @@ def describe(
     console.print(f"Columns ({df.shape[1]}): {', '.join(map(str, df.columns))}")
     title = "Counts per sample and target" + (" (SIMULATED)" if simulated else "")
     console.print(_rich_table(counts, title=title))
+    for line in training_notes(df):
+        console.print(line)
+
+
+def training_notes(df: pd.DataFrame) -> list[str]:
+    """What ``train``/``evaluate`` would use of ``df`` by default, and why it differs."""
+    from ..errors import Wise2SpitzerError
+    from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, has_clean_flags, labelled_mask
+    from ..schema import TARGETS, get_target
+    from ..training import training_table
+
+    sample = CLEAN if has_clean_flags(df) else ALL
+    notes = []
+    if sample == ALL:
+        notes.append(
+            f"note: the table has no {' or '.join(CLEAN_FLAG_COLUMNS)} column, so it has no "
+            "clean sample; train and evaluate use every row (sample 'all') unless --sample "
+            "is given. The 'unclean' counts above only need a W4 value.")
+    for t in map(get_target, TARGETS):
+        if t.column not in df.columns:
+            continue
+        try:
+            X, _, feature_set = training_table(df, target=t, sample=sample)
+        except Wise2SpitzerError:
+            continue
+        n_lab = int(labelled_mask(df, t).sum()) if sample == ALL else None
+        of = f" of {n_lab} labelled" if n_lab is not None else f" labelled {sample!r}"
+        notes.append(
+            f"train/evaluate {t.key}: {len(X)}{of} rows, those with every feature of "
+            f"{feature_set!r} measured (W1..W4 > 0 and finite)")
+    return notes
 
 
 @datasets_app.command("export")

@@ -13,28 +13,27 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ..errors import ModelError
 from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, SAMPLES, UNCLEAN, has_clean_flags
 from ..schema import get_target
 from .app import app
 from .options import check_at_least, check_output_file
+from .tables import print_table
 
 __all__ = ["evaluate", "resolve_sample", "train"]
 
 #: Help of the --sample option of train and evaluate.
 _SAMPLE_HELP = (f"{', '.join(SAMPLES[:-1])} or {SAMPLES[-1]} (default: {CLEAN} if the table "
-                f"has {'/'.join(CLEAN_FLAG_COLUMNS)}).")
+                f"has {' and '.join(CLEAN_FLAG_COLUMNS)}).")
 _FEATURE_SET_HELP = "Default: richest available."
 _FORM_HELP = ("ratio (default: learn the correction to the WISE counterpart) or paper "
               "(log flux).")
 
 
 def _console() -> Console:
-    # Piped output (CI logs, tests) would be wrapped at 80 columns and the table truncated.
-    console = Console()
-    return console if console.is_terminal else Console(width=150)
+    # The terminal's width (COLUMNS when piped, else 80): every table fits it (cli.tables).
+    return Console(highlight=False)
 
 
 def _target(value: str):
@@ -83,28 +82,32 @@ def _load(data: str, random_state: int, console: Console, *targets) -> pd.DataFr
         return load_data(data, random_state=random_state, required=required)
 
 
-def _fmt(value) -> str:
+def _fmt(value, digits: int = 4) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return "" if value != value else f"{value:.{digits}f}"  # NaN: no value, not "nan"
+    if value is None:
+        return ""
     return str(value)
 
 
-def _metrics_table(table: pd.DataFrame, title: str) -> Table:
+def _print_metrics(console: Console, table: pd.DataFrame, title: str) -> None:
+    """The metrics table; a cross-validated value has its spread over the folds below it."""
     cols = ["model", "split", "n_train", "n_test", "r2", "mae", "rmse", "mape", "mape_linear"]
     cols += [c for c in ("coverage", "width_dex") if c in table.columns]
-    out = Table(title=title)
-    for c in cols:
-        out.add_column(c, justify="left" if c in ("model", "split") else "right")
+    rows = []
     for _, row in table.iterrows():
         cells = []
         for c in cols:
             v = row[c]
-            if row["split"] == "cv" and f"{c}_std" in table.columns:
-                cells.append(f"{v:.4f} ± {row[f'{c}_std']:.4f}")
+            std = row.get(f"{c}_std") if row["split"] == "cv" else None
+            if std is not None and std == std and v == v:
+                cells.append(f"{v:.4f}\n± {std:.4f}")
             else:
                 cells.append(_fmt(v))
-        out.add_row(*cells)
-    return out
+        rows.append(cells)
+    caption = "cv: mean over the folds, ± their standard deviation" if (
+        table["split"] == "cv").any() else None
+    print_table(console, title, cols, rows, keys=2, left=("model", "split"), caption=caption)
 
 
 @app.command()
@@ -125,7 +128,9 @@ def train(
     feature_set: str | None = typer.Option(None, "--feature-set", help=_FEATURE_SET_HELP),
     form: str | None = typer.Option(None, "--form", help=_FORM_HELP),
     interval_method: str = typer.Option(
-        "conformal", "--interval-method", help="conformal, tree_sem or qrf."),
+        "conformal", "--interval-method", show_default=False,
+        help="conformal (the default), tree_sem, qrf or all; qrf needs the qrf extra "
+             "installed. predict --method can use only the methods a model was trained with."),
     n_estimators: int | None = typer.Option(None, "--n-estimators", help="Trees in the forest."),
     select_features: bool = typer.Option(
         True, "--select-features/--no-select-features",
@@ -203,34 +208,33 @@ def _issued_step(console: Console, df: pd.DataFrame, t, *, cv: int, random_state
                                      feature_set=feature_set, form=form, progress=progress,
                                      **params)
     table = issued_coverage(pooled, t)
-    tab = Table(title=f"95% coverage where values are issued ({cv} folds, every labelled row "
-                      f"held out once; each row answered by the model of its sample: "
-                      f"{', '.join(samples)})")
-    for c in ("population", "group", "n", "coverage", "width_dex", "in 0.93-0.97"):
-        tab.add_column(c, justify="left" if c in ("population", "group") else "right")
+    headers = ["population", "group", "n", "coverage", "width_dex", "in 0.93-0.97"]
+    rows = []
     for r in table.itertuples(index=False):
         verdict = {True: "yes", False: "NO", None: "n < 100"}[r.within_tolerance]
-        tab.add_row(r.population, r.group, str(r.n), f"{r.coverage:.3f}",
-                    f"{r.width_dex:.3f}", verdict)
-    console.print(tab)
+        rows.append([r.population, r.group, str(r.n), _fmt(r.coverage, 3), _fmt(r.width_dex, 3),
+                     verdict])
+    print_table(console, f"95% coverage where values are issued ({cv} folds, every labelled "
+                f"row held out once; each row answered by the model of its sample: "
+                f"{', '.join(samples)})", headers, rows, keys=2, left=("population", "group"))
     return table
 
 
-def _coverage_table(cov, cv: int) -> Table:
+def _print_coverage(console: Console, cov, cv: int) -> None:
     """Coverage against the observed flux: overall and per quartile of observed flux."""
     obs = cov[cov["reference"] == "observed"]
     bins = [b for b in obs["bin"].unique() if b != "all"]
-    tab = Table(title=f"Cross-validated interval coverage ({cv} folds, "
-                      f"{int(cov['n_heldout'].iloc[0])} rows held out once; quartiles of "
-                      "observed flux, Q1 faintest)")
-    for c in ("method", "confidence", "coverage", *bins, "width_dex"):
-        tab.add_column(c, justify="right")
+    headers = ["method", "level", "coverage", *bins, "width_dex"]
+    rows = []
     for (method, conf), g in obs.groupby(["method", "confidence"], sort=False):
         by_bin = g.set_index("bin")["coverage"]
         overall = g[g["bin"] == "all"].iloc[0]
-        tab.add_row(str(method), f"{conf:.2f}", f"{overall['coverage']:.3f}",
-                    *[f"{by_bin[b]:.3f}" for b in bins], f"{overall['width_dex']:.3f}")
-    return tab
+        rows.append([str(method), f"{conf:.2f}", f"{overall['coverage']:.3f}",
+                     *[f"{by_bin[b]:.3f}" for b in bins], f"{overall['width_dex']:.3f}"])
+    print_table(console, f"Cross-validated interval coverage ({cv} folds, "
+                f"{int(cov['n_heldout'].iloc[0])} rows held out once; quartiles of observed "
+                "flux, Q1 faintest; level: confidence level)", headers, rows, keys=2,
+                left=("method",))
 
 
 @app.command()
@@ -283,9 +287,9 @@ def evaluate(
                               random_state=random_state, interval=intervals,
                               feature_set=feature_set, form=form, n_jobs=n_jobs,
                               progress=progress, **extra)
-    console.print(_metrics_table(
-        table, f"{t.label}, sample {sample!r}, feature set {table['feature_set'].iloc[0]!r}: "
-               "R2/MAE/RMSE/MAPE on log10 flux"))
+    feature_set = table["feature_set"].iloc[0]
+    _print_metrics(console, table, f"{t.label}, sample {sample!r}, feature set "
+                   f"{feature_set!r}: R2/MAE/RMSE/MAPE on log10 flux")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
@@ -297,7 +301,7 @@ def evaluate(
             cov = intervals_step(df, target=t, sample=sample, metrics=table,
                                  regressor_params=extra, cv=cv, form=form,
                                  random_state=random_state, n_jobs=n_jobs, progress=progress)
-        console.print(_coverage_table(cov, cv))
+        _print_coverage(console, cov, cv)
         if out is not None:
             cov_path = out.with_name(out.stem + "_coverage.csv")
             cov.to_csv(cov_path, index=False)
