@@ -215,7 +215,7 @@ class SpitzerPredictor:
     >>> out["m1_f_pred"].unit
     Unit("uJy")
     >>> sorted(set(out["m1_pred_status"].tolist()))
-    ['ok', 'outside_domain', 'outside_sample']
+    ['extrapolated', 'ok', 'outside_sample']
     """
 
     def __init__(self) -> None:
@@ -564,7 +564,7 @@ class SpitzerPredictor:
         ...                            conformal_cv=2, test_size=None, random_state=0)
         >>> out = p.predict_catalog(df, confidence=0.9)
         >>> out["m1_pred_status"].value_counts().to_dict()
-        {'outside_sample': 1950, 'outside_domain': 759, 'ok': 291}
+        {'outside_sample': 1950, 'extrapolated': 755, 'ok': 291, 'outside_domain': 4}
         >>> ok = out[out["m1_pred_status"] == "ok"]
         >>> bool(((ok["m1_f_pred_lo"] < ok["m1_f_pred"])
         ...       & (ok["m1_f_pred"] < ok["m1_f_pred_hi"])).all())
@@ -631,7 +631,7 @@ class SpitzerPredictor:
         ...                            conformal_cv=2, test_size=None, random_state=0)
         >>> flux = p.predict(df)
         >>> flux.name, int(flux.notna().sum())
-        ('m1_f_pred', 291)
+        ('m1_f_pred', 1046)
         """
         return self.predict_catalog(df)[output_columns(self.target)["pred"]]
 

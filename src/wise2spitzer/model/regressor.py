@@ -307,15 +307,17 @@ class FluxRegressor(RegressorMixin, BaseEstimator):
         self.input_mask_ = resolve_features(
             self.features, self.n_features_in_, getattr(self, "feature_names_in_", None)
         )
+        names = input_names(self.n_features_in_, getattr(self, "feature_names_in_", None))
+        # Boruta's warnings name the features, not their column numbers.
+        named = {"select__feature_names": list(names[self.input_mask_])} if selector else {}
         self.pipeline_ = self._make_pipeline(seeds.model, selector).fit(
-            X[:, self.input_mask_], target
+            X[:, self.input_mask_], target, **named
         )
         # support_ spans every column of X: the `features` subset, then Boruta's choice.
         support = self.input_mask_.copy()
         if self.select_features:
             support[self.input_mask_] = self.pipeline_.named_steps["select"].get_support()
         self.support_ = support
-        names = input_names(self.n_features_in_, getattr(self, "feature_names_in_", None))
         self.selected_features_ = names[support]
         self.feature_importances_ = self._importances()
 

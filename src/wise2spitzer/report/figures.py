@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from scipy.stats import binomtest
 
 from .. import plots
 from ..samples import (
@@ -194,15 +195,21 @@ def draw_distance_curve(curve: pd.DataFrame, fdir: Path, *, zones: dict[str, lis
             ax_err = fig.add_subplot(2, len(tks), j + 1)
             ax_cov = fig.add_subplot(2, len(tks), len(tks) + j + 1, sharex=ax_err)
             ax_err.plot(x, part["mae_dex"], "o-", color="C0")
-            for xi, yi, n in zip(x, part["mae_dex"], part["n"], strict=True):
-                ax_err.annotate(f"n={n}", (xi, yi), textcoords="offset points", xytext=(4, 4),
-                                fontsize=7)
+            for i, (xi, yi, n) in enumerate(zip(x, part["mae_dex"], part["n"], strict=True)):
+                ax_err.annotate(f"n={n}", (xi, yi), textcoords="offset points",
+                                xytext=(4, 4 if i % 2 else -10), fontsize=7)
             ax_err.set_ylabel("median |error| (dex)")
             ax_err.set_title(f"{band}: held-out rows{note}", fontsize=10)
             ax_cov.plot(x, part["coverage_hull"], "s--", color="C1",
                         label="in-hull calibration")
-            ax_cov.plot(x, part["coverage_issued"], "o-", color="C2",
-                        label="issued (zone calibration outside)")
+            # 95% Wilson intervals of the issued coverage: most bins outside hold few rows.
+            k = np.rint(part["coverage_issued"].fillna(0) * part["n_issued"]).astype(int)
+            ci = np.array([binomtest(int(a), int(b)).proportion_ci(method="wilson")
+                           if b > 0 else (np.nan, np.nan)
+                           for a, b in zip(k, part["n_issued"], strict=True)])
+            y = part["coverage_issued"].to_numpy(dtype=float)
+            ax_cov.errorbar(x, y, yerr=np.abs(ci.T - y), fmt="o-", color="C2", capsize=2,
+                            label="issued (zone calibration outside), 95% binomial interval")
             ax_cov.axhspan(0.90, 0.99, color="0.9", zorder=0, label="0.90-0.99")
             ax_cov.axhline(0.95, color="0.4", lw=0.8, ls=":")
             for k, edge in enumerate(zones.get(tk, [])):
