@@ -20,7 +20,7 @@ import wise2spitzer
 from wise2spitzer.bundle import PredictorBundle
 from wise2spitzer.errors import CatalogError
 from wise2spitzer.predictor import SpitzerPredictor
-from wise2spitzer.schema import WISE_FLUX_COLUMNS, output_columns
+from wise2spitzer.schema import VALUE_STATUSES, WISE_FLUX_COLUMNS, output_columns
 from wise2spitzer.tables import as_frame, check_flux_scale, is_table, to_table
 
 from conftest import RANDOM_STATE
@@ -109,7 +109,7 @@ def test_a_table_is_answered_by_a_table_keeping_the_input(irac4_predictor, sim_r
     np.testing.assert_array_equal(out["wise1"], table["wise1"])
     assert out.meta == {"survey": "simulated"}
     # New flux columns in uJy, masked exactly where no value was issued.
-    no_value = np.asarray(out[IRAC4["status"]]) != "ok"
+    no_value = ~np.isin(np.asarray(out[IRAC4["status"]]), VALUE_STATUSES)
     for name in ("pred", "lo", "hi"):
         col = out[IRAC4[name]]
         assert isinstance(col, MaskedColumn) and col.unit == u.uJy

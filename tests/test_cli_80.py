@@ -13,6 +13,7 @@ from wise2spitzer.cli.app import app
 from wise2spitzer.cli.tables import fitted_tables
 from wise2spitzer.datasets import simulate_seip
 from wise2spitzer.predictor import SpitzerPredictor
+from wise2spitzer.schema import VALUE_STATUSES
 from wise2spitzer.selection import BorutaSelector, NoFeatureSelectedWarning
 
 COMMANDS = [[], ["datasets"], ["datasets", "describe"], ["datasets", "export"], ["train"],
@@ -140,7 +141,7 @@ def test_predict_excess_adds_flag_and_significance(model_file, tmp_path, capsys)
     expected = flag_excess(got["m1_f_psf"], got["m1_f_pred"], got["m1_f_pred_lo"],
                            got["m1_f_pred_hi"], observed_err=got["m1_df_psf"])
     np.testing.assert_array_equal(got["m1_excess"].to_numpy(dtype=bool), expected)
-    ok = got["m1_pred_status"].eq("ok") & (got["m1_f_psf"] > 0)
+    ok = got["m1_pred_status"].isin(VALUE_STATUSES) & (got["m1_f_psf"] > 0)
     assert ok.any() and np.isfinite(got.loc[ok, "m1_excess_sigma"]).all()
     assert got.loc[~ok, "m1_excess_sigma"].isna().all() or (~ok).sum() == 0
 

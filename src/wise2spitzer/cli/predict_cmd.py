@@ -242,11 +242,12 @@ def predict(
 
     predictor = load_model(model)
     n_jobs = _default_threads(engine) if threads is None else threads
-    # The options and paths first (as predict_file does), then what the model needs.
+    # --method with its fix first, then the options and paths (as predict_file checks them),
+    # then what the model needs.
+    check_method(predictor, method, model)
     check_request(predictor, input, output, chunksize=chunksize, engine=engine,
                   n_workers=workers, n_jobs=n_jobs, confidence=confidence, method=method,
                   input_format=None, output_format=None)
-    check_method(predictor, method, model)
     _check_columns(predictor, input, model, allwise)
     if excess:
         _check_excess(predictor, input)
