@@ -101,7 +101,8 @@ def usco_model(upper_sco):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return SpitzerPredictor().fit(upper_sco, target="mips1", sample="all", preset="none",
-                                      test_size=None, random_state=RANDOM_STATE)
+                                      test_size=None, random_state=RANDOM_STATE,
+                                      extrapolate=True)
 
 
 def _shifted(upper_sco, factor):
@@ -140,7 +141,7 @@ def test_other_interval_methods_do_not_extrapolate(upper_sco):
         warnings.simplefilter("ignore")
         p = SpitzerPredictor().fit(upper_sco, target="mips1", sample="all", preset="none",
                                    test_size=None, random_state=RANDOM_STATE,
-                                   interval_method="all")
+                                   interval_method="all", extrapolate=True)
         df = _shifted(upper_sco, 1.3)
         conf = p.predict_catalog(df)[OUT["status"]]
         sem = p.predict_catalog(df, method="tree_sem")[OUT["status"]]
@@ -199,7 +200,8 @@ def test_upper_sco_kfold_coverage_per_status(upper_sco):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         held = heldout_predictions(upper_sco, target="mips1", samples=["all"], cv=5,
-                                   random_state=RANDOM_STATE, diagnostics=True)
+                                   random_state=RANDOM_STATE, diagnostics=True,
+                                   extrapolate=True)
     status = held[OUT["status"]]
     usable = status != "missing_feature"
     valued = status.isin([STATUS_OK, STATUS_EXTRAPOLATED])
@@ -211,3 +213,41 @@ def test_upper_sco_kfold_coverage_per_status(upper_sco):
     curve = distance_curve(held, "mips1")
     assert curve["n"].sum() == usable.sum()
     assert curve.loc[0, "distance"] == "inside" and curve.loc[0, "issued_fraction"] == 1.0
+
+
+def test_the_zone_is_opt_in(upper_sco, tmp_path):
+    """By default (Python and CLI) a model has no zone; train --extrapolate fits one."""
+    from wise2spitzer.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = SpitzerPredictor().fit(upper_sco, target="mips1", sample="all", preset="none",
+                                       test_size=None, random_state=RANDOM_STATE,
+                                       n_estimators=30)
+    assert plain.extrapolation is None and "extrapolation" not in plain.card
+    assert not (plain.predict_catalog(_shifted(upper_sco, 1.3))[OUT["status"]]
+                == STATUS_EXTRAPOLATED).any()
+    path = tmp_path / "m.skops"
+    assert main(["train", "--data", "upper-sco", "--target", "mips1", "--preset", "none",
+                 "--n-estimators", "30", "--extrapolate", "--out", str(path)]) == 0
+    loaded = SpitzerPredictor.load(path)
+    assert loaded.zone is not None and loaded.card["extrapolation"]["max_distance"] > 0
+
+
+def test_unlabelled_truth_coverage_counts_only_never_labelled_rows():
+    from wise2spitzer.coverage import unlabelled_truth_coverage
+
+    frame = pd.DataFrame({
+        "m1_f_psf": [np.nan, np.nan, np.nan, 500.0, np.nan],
+        "true_m1_f_psf": [100.0, 100.0, 1000.0, 500.0, 100.0],
+        OUT["pred"]: [120.0, 900.0, 1000.0, 500.0, np.nan],
+        OUT["lo"]: [80.0, 600.0, 700.0, 400.0, np.nan],
+        OUT["hi"]: [150.0, 1200.0, 1400.0, 600.0, np.nan],
+        OUT["status"]: ["ok", "ok", "extrapolated", "ok", "outside_domain"],
+    })
+    got = unlabelled_truth_coverage(frame, "mips1").set_index("status")
+    assert got.loc["ok", "n"] == 2 and got.loc["ok", "coverage_truth"] == 0.5
+    assert got.loc["ok", "median_pred_over_truth"] == pytest.approx(5.1)
+    assert got.loc["extrapolated", "coverage_truth"] == 1.0
+    assert got.loc["all with a value", "n"] == 3
+    assert unlabelled_truth_coverage(frame.drop(columns="true_m1_f_psf"), "mips1").empty

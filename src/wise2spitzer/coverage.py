@@ -32,6 +32,7 @@ __all__ = [
     "heldout_predictions",
     "issued_coverage",
     "population_masks",
+    "unlabelled_truth_coverage",
 ]
 
 #: Populations smaller than this are reported but not judged against the nominal level.
@@ -278,4 +279,56 @@ def distance_curve(heldout: pd.DataFrame, target, *, edges=DISTANCE_EDGES,
             else np.nan,
             "issued_fraction": float(mi.sum() / m.sum()) if m.any() else np.nan,
         })
+    return pd.DataFrame(rows)
+
+
+def unlabelled_truth_coverage(predicted: pd.DataFrame, target, *,
+                              truth_column: str | None = None) -> pd.DataFrame:
+    """Coverage of the values issued to never-labelled rows, against a known true flux.
+
+    The intervals are calibrated on labelled rows (a Spitzer flux was measured). Most rows a
+    user predicts were never labelled, and in SEIP a flux is only reported above a detection
+    threshold, so the never-labelled rows can be fainter than anything the model was trained
+    on. Only a simulation knows their flux (``true_<column>``, noise-free); this measures
+    there what no held-out labelled row can show.
+
+    Parameters
+    ----------
+    predicted : pandas.DataFrame
+        ``predict_catalog`` output holding the target column and ``truth_column``.
+    target : {"mips1", "irac4"}
+    truth_column : str, optional
+        Default ``"true_" + target column`` (the simulation's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per status carrying a value, and for all of them: ``n`` never-labelled rows with a
+        value, ``coverage_truth`` (fraction whose true flux lies in the interval),
+        ``median_pred_over_truth`` and ``median_truth_ujy``; empty without the truth column.
+    """
+    from .schema import VALUE_STATUSES
+
+    t = get_target(target)
+    cols = output_columns(t)
+    truth_column = truth_column or f"true_{t.column}"
+    if truth_column not in predicted.columns or cols["pred"] not in predicted.columns:
+        return pd.DataFrame()
+    obs = pd.to_numeric(predicted[t.column], errors="coerce").to_numpy(dtype=float)
+    true = pd.to_numeric(predicted[truth_column], errors="coerce").to_numpy(dtype=float)
+    pred, lo, hi = (predicted[cols[k]].to_numpy(dtype=float) for k in ("pred", "lo", "hi"))
+    status = predicted[cols["status"]].astype(str).to_numpy()
+    never = ~(obs > 0) & (true > 0) & np.isfinite(pred)
+    rows = []
+    groups = [(s, status == s) for s in VALUE_STATUSES]
+    groups.append(("all with a value", np.ones_like(never)))
+    for name, m in groups:
+        m = m & never
+        n = int(m.sum())
+        rows.append({"status": name, "n": n,
+                     "coverage_truth": float(((true >= lo) & (true <= hi))[m].mean()) if n
+                     else np.nan,
+                     "median_pred_over_truth": float(np.median(pred[m] / true[m])) if n
+                     else np.nan,
+                     "median_truth_ujy": float(np.median(true[m])) if n else np.nan})
     return pd.DataFrame(rows)

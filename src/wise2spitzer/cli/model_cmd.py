@@ -135,6 +135,12 @@ def train(
     select_features: bool = typer.Option(
         True, "--select-features/--no-select-features",
         help="Boruta feature selection (the paper's) or every feature of the set."),
+    extrapolate: bool = typer.Option(
+        False, "--extrapolate/--no-extrapolate",
+        help="Also give values, with status extrapolated and their own calibrated interval, "
+             "to rows just outside the training hull. For samples whose sources are all "
+             "above the Spitzer detection limit of the training rows (see "
+             "docs/extrapolation.md)."),
     random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
 ) -> None:
@@ -152,7 +158,7 @@ def train(
     extra = _regressor_options(n_estimators, select_features)
     fit = {"feature_set": feature_set, "form": form, "preset": preset,
            "interval_method": interval_method, "random_state": random_state,
-           "n_jobs": n_jobs, **extra}
+           "n_jobs": n_jobs, "extrapolate": extrapolate, **extra}
     label = " and ".join(targets)
     with _status(console, f"training {label} on {data}") as progress:
         models = []

@@ -71,6 +71,7 @@ class ReproduceResult:
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     distance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unlabelled: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 class _Steps:
@@ -137,6 +138,7 @@ class _Study:
     coverage: list[pd.DataFrame] = field(default_factory=list)
     issued: list[pd.DataFrame] = field(default_factory=list)
     distance: list[pd.DataFrame] = field(default_factory=list)
+    unlabelled: list[pd.DataFrame] = field(default_factory=list)
     curves: list[pd.DataFrame] = field(default_factory=list)
     forms: list[pd.DataFrame] = field(default_factory=list)
     test_preds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -253,7 +255,7 @@ def _issued_step(st: _Study, t, df_t: pd.DataFrame, feature_set: str, fitted: di
         pooled = heldout_predictions(
             df_t, target=t, samples=st.samples, cv=cv, random_state=st.opts.random_state,
             n_jobs=st.opts.n_jobs, feature_set=feature_set, form=st.form,
-            progress=st.step.sub, diagnostics=True, **fitted)
+            progress=st.step.sub, diagnostics=True, extrapolate=True, **fitted)
     except (ModelError, CatalogError) as exc:
         st.notes.append(f"{t.band}: held-out predictions not made ({exc})")
         return
@@ -294,7 +296,7 @@ def _fit_final(st: _Study, t, s: str, df_t: pd.DataFrame, m: pd.DataFrame):
     # SpitzerPredictor.fit would use) and the figures reuse its predictions.
     pred = SpitzerPredictor().fit(df_t, target=t, sample=s, preset="none", random_state=rs,
                                   n_jobs=opts.n_jobs, test_size=None, progress=st.step.sub,
-                                  form=st.form, **{**st.params, **tuned})
+                                  form=st.form, extrapolate=True, **{**st.params, **tuned})
     if len(df_t) != len(st.df):
         # The cap thins the training rows, not the applicability domain: the hull is built
         # from every labelled row of the sample, as an uncapped model's would be.
@@ -453,6 +455,7 @@ def _predict_step(st: _Study) -> tuple[pd.DataFrame, dict[str, str]]:
         if p is not None:
             predicted = p.predict_catalog(predicted)
             used[tk] = st.primary
+    _unlabelled_step(st, predicted, used)
     meta = _meta(st, used)
     pq = write_catalog(predicted, out / "predictions.parquet", meta=meta)
     st.files["predictions"] = Path(pq) if pq else out / "predictions.parquet"
@@ -463,6 +466,22 @@ def _predict_step(st: _Study) -> tuple[pd.DataFrame, dict[str, str]]:
         write_catalog(predicted, p2, format=fmt, meta=meta)
         st.files[f"predictions ({fmt})"] = p2
     return predicted, used
+
+
+def _unlabelled_step(st: _Study, predicted: pd.DataFrame, used: dict[str, str]) -> None:
+    """Simulated data only: the values issued to never-labelled rows against the truth."""
+    from ..coverage import unlabelled_truth_coverage
+
+    for tk in used:
+        table = unlabelled_truth_coverage(predicted, tk)
+        if not table.empty:
+            table.insert(0, "target", tk)
+            table.insert(1, "sample", used[tk])
+            st.unlabelled.append(table)
+    if st.unlabelled:
+        path = st.opts.out / "unlabelled_truth_coverage.csv"
+        _concat(st.unlabelled).to_csv(path, index=False)
+        st.files["never-labelled rows against the truth"] = path
 
 
 # ---------------------------------------------------------------- 5. quality cuts
@@ -540,7 +559,7 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
         simulated=st.simulated, samples=st.samples, counts=counts,
         metrics=_concat(st.metrics), coverage=_concat(st.coverage), files=st.files,
         notes=st.notes, elapsed_s=time.perf_counter() - t_start, issued=_concat(st.issued),
-        distance=_concat(st.distance))
+        distance=_concat(st.distance), unlabelled=_concat(st.unlabelled))
     st.step("writing report.md and report.html")
     md, page = render_report(ReportInputs(
         result=res, predicted=predicted, used=used, data_text=st.data_text, note=st.note,

@@ -347,6 +347,34 @@ def _issued(r: ReportInputs) -> list[Block]:
         ("table", t[["target", "population", "group", "n", "coverage", "width_dex",
                      "in 0.93-0.97"]]),
         *_distance(r),
+        *_unlabelled(r),
+    ]
+
+
+def _unlabelled(r: ReportInputs) -> list[Block]:
+    table = r.result.unlabelled
+    if table.empty:
+        return []
+    t = table.copy()
+    t["target"] = [get_target(x).band for x in t["target"]]
+    names = {"coverage_truth": "coverage of the true flux",
+             "median_pred_over_truth": "median predicted / true",
+             "median_truth_ujy": "median true flux (uJy)"}
+    return [
+        ("h3", "Never-labelled rows: a limit of the method" + r.note),
+        ("p", (
+            f"{r.tag}Every coverage above is measured on labelled rows: sources whose Spitzer "
+            "flux was measured, which SEIP reports only above a detection threshold. Most "
+            "rows a user predicts were never labelled, and many are fainter than anything the "
+            "models were trained on; their WISE photometry, confusion-biased high at the faint "
+            "end, looks like that of brighter labelled sources. Only the simulation knows "
+            "their flux: below, the rows of predictions.parquet with a value and no Spitzer "
+            "flux, against their noise-free simulated flux. A coverage far below 95% and a "
+            "ratio far above 1 mean that for such sources the value is close to the faintest "
+            "flux the training sample held, not a measurement: read it as an upper limit "
+            "unless the source is known to be brighter than the detection limit of the "
+            "training sample. Table: unlabelled_truth_coverage.csv.")),
+        ("table", t.rename(columns=names)),
     ]
 
 
