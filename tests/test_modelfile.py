@@ -23,6 +23,7 @@ SEED = 0
 # method, the linear baseline, with and without feature selection, and the residual score.
 KINDS = {
     "mips1-conformal": dict(target="mips1", interval_method="conformal"),
+    "mips1-extrapolate": dict(target="mips1", extrapolate=True),
     "irac4-qrf-paper": dict(target="irac4", interval_method="qrf", form="paper"),
     "irac4-tree_sem-noselect": dict(target="irac4", interval_method="tree_sem",
                                     select_features=False, feature_set="flux"),

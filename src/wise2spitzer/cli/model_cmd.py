@@ -136,11 +136,10 @@ def train(
         True, "--select-features/--no-select-features",
         help="Boruta feature selection (the paper's) or every feature of the set."),
     extrapolate: bool = typer.Option(
-        False, "--extrapolate/--no-extrapolate",
+        False, "--extrapolate",
         help="Also give values, with status extrapolated and their own calibrated interval, "
-             "to rows just outside the training hull. For samples whose sources are all "
-             "above the Spitzer detection limit of the training rows (see "
-             "docs/extrapolation.md)."),
+             "to rows just outside the training hull. For samples whose sources all lie "
+             "above the Spitzer detection limit of the training rows."),
     random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
 ) -> None:
