@@ -391,8 +391,10 @@ def _distance(r: ReportInputs) -> list[Block]:
         ("h3", "Beyond the training hull" + r.note),
         ("p", (
             f"{r.tag}The paper predicts only inside the convex hull of the training rows' "
-            "log10 W1..W4. A row outside it but within the model's extrapolation zone gets "
-            "a value with status 'extrapolated' and an interval calibrated on held-out rows "
+            "log10 W1..W4. The study fits its models with an extrapolation zone, to measure "
+            "it (`train` fits one only with --extrapolate): a row outside the hull but within "
+            "the zone gets a value with status 'extrapolated' and an interval calibrated on "
+            "held-out rows "
             "that fell outside their own fold's hull (the zone's edge is chosen on those rows: "
             "the largest of the 100%, 90%, ..., 50% quantiles of their distances at which the "
             "farthest third, calibrated on the nearer two thirds, shows no evidence of "
