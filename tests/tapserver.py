@@ -304,3 +304,28 @@ class TapServer:
                 self._send(200, _votable_bytes(table, status))
 
         return Handler
+
+
+def make_conf(srv, **changes):
+    """An archive ``Conf`` pointing at ``srv`` with short timeouts, pages and chunks."""
+    from wise2spitzer import irsa
+
+    base = {
+        "vizier_url": srv.url,
+        "irsa_url": srv.url,
+        "timeout": 2.0,
+        "retries": 2,
+        "backoff": 0.01,
+        "max_backoff": 0.05,
+        "page_size": 5,
+        "chunk_size": 4,
+    }
+    base.update(changes)
+    return irsa.Conf(**base)
+
+
+def clear_proxies(monkeypatch) -> None:
+    """A proxy configured in the environment must not capture loopback requests."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

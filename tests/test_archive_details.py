@@ -25,14 +25,12 @@ from wise2spitzer.errors import FetchError
 from wise2spitzer.irsa.service import RETRY_STATUSES, request_deadline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tapserver import DATA, TapServer, answer
+from tapserver import DATA, TapServer, answer, clear_proxies, make_conf
 
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch):
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    clear_proxies(monkeypatch)
 
 
 @pytest.fixture
@@ -41,19 +39,6 @@ def server():
         yield srv
 
 
-def make_conf(srv, **changes) -> irsa.Conf:
-    base = {
-        "vizier_url": srv.url,
-        "irsa_url": srv.url,
-        "timeout": 2.0,
-        "retries": 2,
-        "backoff": 0.01,
-        "max_backoff": 0.05,
-        "page_size": 5,
-        "chunk_size": 4,
-    }
-    base.update(changes)
-    return irsa.Conf(**base)
 
 
 # ------------------------------------------------------------------------------------------

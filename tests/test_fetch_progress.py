@@ -14,7 +14,7 @@ from wise2spitzer import irsa
 from wise2spitzer.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tapserver import TapServer
+from tapserver import TapServer, clear_proxies, make_conf
 
 LABELS = [
     "cluster query",
@@ -32,9 +32,7 @@ LABELS = [
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch):
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    clear_proxies(monkeypatch)
 
 
 @pytest.fixture
@@ -43,19 +41,6 @@ def server():
         yield srv
 
 
-def make_conf(srv, **changes) -> irsa.Conf:
-    base = {
-        "vizier_url": srv.url,
-        "irsa_url": srv.url,
-        "timeout": 2.0,
-        "retries": 2,
-        "backoff": 0.01,
-        "max_backoff": 0.05,
-        "page_size": 5,
-        "chunk_size": 4,
-    }
-    base.update(changes)
-    return irsa.Conf(**base)
 
 
 def _cli(srv, out, *extra) -> list[str]:

@@ -25,7 +25,7 @@ from wise2spitzer.errors import CatalogError, FetchError
 from wise2spitzer.schema import BANDS, WISE_QUALITY_COLUMNS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tapserver import TapServer, answer
+from tapserver import TapServer, answer, clear_proxies, make_conf
 
 # Members in tests/data/tap/hr_members.xml with Prob >= 0.5, and those with a SEIP source.
 N_MEMBERS = 12
@@ -35,10 +35,7 @@ N_CLUSTERS_QUERIES = 1
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch):
-    # A proxy configured in the environment must not capture loopback requests.
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    clear_proxies(monkeypatch)
 
 
 @pytest.fixture
@@ -47,19 +44,6 @@ def server():
         yield srv
 
 
-def make_conf(srv, **changes) -> irsa.Conf:
-    base = {
-        "vizier_url": srv.url,
-        "irsa_url": srv.url,
-        "timeout": 2.0,
-        "retries": 2,
-        "backoff": 0.01,
-        "max_backoff": 0.05,
-        "page_size": 5,
-        "chunk_size": 4,
-    }
-    base.update(changes)
-    return irsa.Conf(**base)
 
 
 def dead_url() -> str:

@@ -211,15 +211,33 @@ class ConvexHullDomain(BaseEstimator):
         Useful to see how far outside the domain a source lies.
         """
         check_is_fitted(self, "equations_")
-        logx = log_fluxes(X, list(self.columns))
+        return self.log_distance(log_fluxes(X, list(self.columns)))
+
+    def log_distance(self, logx: np.ndarray, *, scale=None) -> np.ndarray:
+        """Largest signed facet distance of log10 fluxes ``logx`` (NaN for invalid rows).
+
+        Parameters
+        ----------
+        logx : ndarray of shape (n_rows, n_columns)
+            log10 fluxes.
+        scale : array-like of shape (n_columns,), optional
+            Unit of each axis: with it the distance is measured in the space where each
+            log10 flux is divided by its ``scale`` (each facet distance divided by
+            ``||a * scale||``); without it, in dex.
+        """
+        check_is_fitted(self, "equations_")
         out = np.full(len(logx), np.nan)
         valid = np.flatnonzero(np.isfinite(logx).all(axis=1))
         normals = self.equations_[:, :-1].T
         offsets = self.equations_[:, -1]
+        norm = None
+        if scale is not None:
+            norm = np.linalg.norm(normals.T * np.asarray(scale, dtype=float), axis=1)
         step = _chunk_rows(len(offsets))
         for start in range(0, len(valid), step):
             idx = valid[start : start + step]
-            out[idx] = (logx[idx] @ normals + offsets).max(axis=1)
+            dist = logx[idx] @ normals + offsets
+            out[idx] = (dist if norm is None else dist / norm).max(axis=1)
         return out
 
 
@@ -268,10 +286,9 @@ class FastHull:
         self.n_screen = int(n_screen)
         self.screen: np.ndarray | None = None
 
-    @property
-    def equations_(self) -> np.ndarray:
-        """The wrapped domain's facet equations (for distances, e.g. the extrapolation zone)."""
-        return self.domain.equations_
+    def log_distance(self, logx: np.ndarray, *, scale=None) -> np.ndarray:
+        """The wrapped domain's :meth:`ConvexHullDomain.log_distance`."""
+        return self.domain.log_distance(logx, scale=scale)
 
     def _learn_screen(self, pts: np.ndarray) -> None:
         sample = pts[: 20_000]

@@ -61,7 +61,7 @@ def standardised_distance(domain, log_points: np.ndarray, scale: np.ndarray) -> 
 
     Parameters
     ----------
-    domain : ConvexHullDomain
+    domain : ConvexHullDomain or FastHull
         A fitted hull (facet equations in log10 flux, unit normals).
     log_points : ndarray of shape (n_rows, n_columns)
         log10 fluxes; rows with a NaN give NaN.
@@ -73,16 +73,7 @@ def standardised_distance(domain, log_points: np.ndarray, scale: np.ndarray) -> 
     ndarray of shape (n_rows,)
         <= 0 inside the hull, > 0 outside, NaN for invalid rows.
     """
-    eq = np.asarray(domain.equations_, dtype=float)
-    normals, offsets = eq[:, :-1], eq[:, -1]
-    norm = np.linalg.norm(normals * np.asarray(scale, dtype=float), axis=1)
-    out = np.full(len(log_points), np.nan)
-    valid = np.flatnonzero(np.isfinite(log_points).all(axis=1))
-    step = max(256, 4_000_000 // max(len(offsets), 1))
-    for start in range(0, len(valid), step):
-        idx = valid[start : start + step]
-        out[idx] = ((log_points[idx] @ normals.T + offsets) / norm).max(axis=1)
-    return out
+    return domain.log_distance(np.asarray(log_points, dtype=float), scale=scale)
 
 
 class ExtrapolationZone(BaseEstimator):

@@ -28,7 +28,6 @@ from .schema import (
     STATUS_OK,
     STATUS_OUTSIDE_DOMAIN,
     STATUS_OUTSIDE_SAMPLE,
-    VALUE_STATUSES,
     WISE_FLUX_COLUMNS,
     Target,
     get_target,
@@ -475,10 +474,11 @@ class SpitzerPredictor:
         zone = getattr(self, "extrapolation", None)
         return zone if zone is not None and zone.active else None
 
-    def extrapolated_interval(self, X: pd.DataFrame, *, confidence: float = 0.95) -> np.ndarray:
-        """Interval (uJy, shape (n, 2)) of rows in the extrapolation zone.
+    def extrapolated_values(self, X: pd.DataFrame, *, confidence: float = 0.95):
+        """Value and interval (uJy: three arrays) of rows in the extrapolation zone.
 
-        The regressor's conformal normaliser with the zone's own quantiles, calibrated on
+        The forest's mean (one walk of the trees gives it and the spread), and the
+        regressor's conformal normaliser with the zone's own quantiles, calibrated on
         held-out rows that fell outside their fold's hull.
 
         Parameters
@@ -497,7 +497,8 @@ class SpitzerPredictor:
         q_lo, q_hi = self.zone.quantiles(confidence)
         q = np.tile([q_lo, q_hi], (len(Xt), 1))
         bounds = conformal_bounds(mu + offset, q, conformal_scale(reg, Xt, mu + offset, sigma))
-        return np.power(10.0, bounds)
+        flux = np.power(10.0, np.column_stack([mu + offset, bounds]))
+        return flux[:, 0], flux[:, 1], flux[:, 2]
 
     def sample_membership(self, df: pd.DataFrame) -> np.ndarray:
         """Whether each row of ``df`` belongs to the sample the model was trained on.
@@ -578,7 +579,6 @@ class SpitzerPredictor:
         ...       & (ok["m1_f_pred"] < ok["m1_f_pred_hi"])).all())
         True
         """
-        from .features import build_features
         from .tables import as_frame, check_flux_scale, like_input
 
         self._check_fitted()
@@ -591,23 +591,18 @@ class SpitzerPredictor:
         pred = np.full(len(df), np.nan)
         lo = np.full(len(df), np.nan)
         hi = np.full(len(df), np.nan)
-        valued = np.isin(status, VALUE_STATUSES)
-        if valued.any():
-            rows = df.loc[valued, self.input_columns].apply(pd.to_numeric, errors="coerce")
-            X = build_features(rows, self.feature_set)[self.features]
-            # One vectorised call per quantity over all rows: the forest's cost is per call.
-            pred[valued] = self.regressor.predict(X)
-            ok = status[valued] == STATUS_OK
-            iv = np.empty((len(X), 2))
-            if ok.all():
-                iv[:] = self.regressor.predict_interval(X, confidence=confidence, method=method)
-            else:
-                if ok.any():
-                    iv[ok] = self.regressor.predict_interval(
-                        X.iloc[np.flatnonzero(ok)], confidence=confidence, method=method)
-                iv[~ok] = self.extrapolated_interval(X.iloc[np.flatnonzero(~ok)],
-                                                     confidence=confidence)
-            lo[valued], hi[valued] = iv[:, 0], iv[:, 1]
+        ok = status == STATUS_OK
+        if ok.any():
+            X = self._feature_rows(df, ok)
+            # One vectorised call per quantity over all ok rows: the forest's cost is per call.
+            pred[ok] = self.regressor.predict(X)
+            iv = np.asarray(self.regressor.predict_interval(
+                X, confidence=confidence, method=method), dtype=float)
+            lo[ok], hi[ok] = iv[:, 0], iv[:, 1]
+        near = status == STATUS_EXTRAPOLATED
+        if near.any():
+            pred[near], lo[near], hi[near] = self.extrapolated_values(
+                self._feature_rows(df, near), confidence=confidence)
         out = df.copy()
         out[cols["pred"]] = pred
         out[cols["lo"]] = lo
@@ -675,6 +670,13 @@ class SpitzerPredictor:
         cols = output_columns(self.target)
         return self.predict_catalog(df, confidence=confidence,
                                     method=method)[[cols["lo"], cols["hi"]]]
+
+    def _feature_rows(self, df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+        """The model's feature columns for the rows of ``df`` selected by ``mask``."""
+        from .features import build_features
+
+        rows = df.loc[mask, self.input_columns].apply(pd.to_numeric, errors="coerce")
+        return build_features(rows, self.feature_set)[self.features]
 
     def status_for_method(self, status: np.ndarray, method: str | None) -> np.ndarray:
         """``status`` with ``extrapolated`` turned ``outside_domain`` for a non-conformal method.

@@ -129,10 +129,8 @@ class FastPredictor:
         near = status == STATUS_EXTRAPOLATED
         if near.any():
             # Rows of the extrapolation zone: the predictor's own rule (few rows, plain path).
-            X = self._features(df, near)
-            pred[near] = p.regressor.predict(X)
-            iv = p.extrapolated_interval(X, confidence=confidence)
-            lo[near], hi[near] = iv[:, 0], iv[:, 1]
+            pred[near], lo[near], hi[near] = p.extrapolated_values(
+                self._features(df, near), confidence=confidence)
         return {
             cols["pred"]: pred,
             cols["lo"]: lo,
