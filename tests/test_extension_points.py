@@ -164,7 +164,7 @@ def test_fast_path_and_regressor_give_identical_bounds(sim, method):
     plain = p.predict_catalog(rows, confidence=0.9, method=method)
     fast = batch.FastPredictor(p, n_jobs=1).predict_catalog(rows, confidence=0.9, method=method)
     assert (fast[OUT["status"]] == plain[OUT["status"]]).all()
-    assert (plain[OUT["status"]] == "ok").sum() > 100
+    assert plain[OUT["status"]].isin(["ok", "upper_limit"]).sum() > 100
     for col in ("lo", "hi"):
         np.testing.assert_array_equal(fast[OUT[col]].to_numpy(), plain[OUT[col]].to_numpy())
 

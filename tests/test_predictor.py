@@ -10,7 +10,7 @@ import pytest
 
 from wise2spitzer.errors import ModelError
 from wise2spitzer.predictor import SpitzerPredictor
-from wise2spitzer.schema import STATUSES, VALUE_STATUSES, output_columns
+from wise2spitzer.schema import STATUS_UPPER_LIMIT, STATUSES, VALUE_STATUSES, output_columns
 
 from conftest import IRAC4_FIT, RANDOM_STATE
 
@@ -61,7 +61,11 @@ def test_predict_catalog_keeps_every_row_in_order(fitted, sim):
     assert ok.sum() > 0
     pred, lo, hi = (out.loc[ok, cols[k]].to_numpy() for k in ("pred", "lo", "hi"))
     assert np.all((lo <= pred) & (pred <= hi) & (pred > 0))
-    assert out.loc[~ok, [cols["pred"], cols["lo"], cols["hi"]]].isna().all().all()
+    assert out.loc[~ok, [cols["pred"], cols["lo"]]].isna().all().all()
+    # An upper limit keeps only its upper bound; no other status has any.
+    limit = out[cols["status"]] == STATUS_UPPER_LIMIT
+    assert (out.loc[limit, cols["hi"]] > 0).all()
+    assert out.loc[~ok & ~limit, cols["hi"]].isna().all()
     # the input is untouched
     assert cols["pred"] not in chunk.columns
 

@@ -122,8 +122,11 @@ def test_false_excess_rates_per_method_and_issued(honest_run):
     res, _, _ = honest_run
     fe = pd.read_csv(res.out / "false_excess.csv")
     assert {"tree_sem", "conformal", "issued (default)"} <= set(fe["method"])
-    assert (fe["n_no_disk"] > 0).all()
-    np.testing.assert_allclose(fe["false_excess_rate"], fe["n_flagged"] / fe["n_no_disk"])
+    # The issued rows of this small run can all be upper limits (no value, nothing to flag).
+    assert (fe.loc[fe["method"] != "issued (default)", "n_no_disk"] > 0).all()
+    with np.errstate(invalid="ignore"):
+        expected = fe["n_flagged"] / fe["n_no_disk"]
+    np.testing.assert_allclose(fe["false_excess_rate"], expected)
     assert "False infrared excesses" in (res.out / "report.md").read_text()
 
 

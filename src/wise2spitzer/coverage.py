@@ -23,7 +23,7 @@ from .samples import (
     snr_column,
 )
 from .samples import SNR_BINS as _BINS
-from .schema import get_target, output_columns
+from .schema import STATUS_UPPER_LIMIT, get_target, output_columns
 
 __all__ = [
     "DISTANCE_EDGES",
@@ -123,6 +123,19 @@ def issued_coverage(predicted: pd.DataFrame, target, *, truth: pd.DataFrame | No
         rows.append({"population": population, "group": group, "n": n, "coverage": cov,
                      "width_dex": float(np.nanmean(width[m])) if n else np.nan,
                      "within_tolerance": verdict})
+    if cols["status"] in predicted.columns:
+        # Upper limits promise one side only: the observed flux is at most hi, at the upper
+        # tail's level (0.975 for a 95% interval) or more.
+        limit = (predicted[cols["status"]].astype(str).to_numpy() == STATUS_UPPER_LIMIT)
+        limit &= np.isfinite(hi) & np.isfinite(obs) & (obs > 0)
+        n = int(limit.sum())
+        if n:
+            cov = float((obs[limit] <= hi[limit]).mean())
+            level = (1 + confidence) / 2
+            rows.append({"population": "status", "group": f"{STATUS_UPPER_LIMIT} (obs <= hi)",
+                         "n": n, "coverage": cov, "width_dex": np.nan,
+                         "within_tolerance": None if n < min_rows
+                         else bool(cov >= level - tolerance - 1e-12)})
     return pd.DataFrame(rows)
 
 
@@ -209,7 +222,8 @@ def _add_diagnostics(bundle, part: pd.DataFrame, t) -> pd.DataFrame:
         zone = getattr(p, "extrapolation", None)
         scale = zone.scale_ if zone is not None else np.ones(logw.shape[1])
         dist[rows] = standardised_distance(p.domain, logw, scale)
-        usable = rows[np.isin(status[rows], (*VALUE_STATUSES, STATUS_OUTSIDE_DOMAIN))]
+        usable = rows[np.isin(status[rows], (*VALUE_STATUSES, STATUS_UPPER_LIMIT,
+                                                  STATUS_OUTSIDE_DOMAIN))]
         if len(usable):
             raw = part.iloc[usable][p.input_columns].apply(pd.to_numeric, errors="coerce")
             X = build_features(raw, p.feature_set)[p.features]
@@ -305,7 +319,9 @@ def unlabelled_truth_coverage(predicted: pd.DataFrame, target, *,
     pandas.DataFrame
         Per status carrying a value, and for all of them: ``n`` never-labelled rows with a
         value, ``coverage_truth`` (fraction whose true flux lies in the interval),
-        ``median_pred_over_truth`` and ``median_truth_ujy``; empty without the truth column.
+        ``median_pred_over_truth`` and ``median_truth_ujy``; a last row for the upper
+        limits, whose ``coverage_truth`` is the fraction with the true flux at or below
+        the limit; empty without the truth column.
     """
     from .schema import VALUE_STATUSES
 
@@ -331,4 +347,11 @@ def unlabelled_truth_coverage(predicted: pd.DataFrame, target, *,
                      "median_pred_over_truth": float(np.median(pred[m] / true[m])) if n
                      else np.nan,
                      "median_truth_ujy": float(np.median(true[m])) if n else np.nan})
+    # Upper limits: the share of true fluxes at or below the limit (one-sided).
+    m = ~(obs > 0) & (true > 0) & np.isfinite(hi) & (status == STATUS_UPPER_LIMIT)
+    n = int(m.sum())
+    rows.append({"status": f"{STATUS_UPPER_LIMIT} (true <= hi)", "n": n,
+                 "coverage_truth": float((true[m] <= hi[m]).mean()) if n else np.nan,
+                 "median_pred_over_truth": np.nan,
+                 "median_truth_ujy": float(np.median(true[m])) if n else np.nan})
     return pd.DataFrame(rows)

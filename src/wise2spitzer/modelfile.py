@@ -282,6 +282,7 @@ def _check_predictor(p: Any) -> None:
     zone = p.__dict__.get("extrapolation")  # absent in files saved before the zone existed
     if zone is not None:
         _check_zone(zone, len(WISE_FLUX_COLUMNS))
+    _check_detection_limit(p)
     _check_regressor(_attr(p, "regressor", "the predictor"), features, target)
 
 
@@ -302,6 +303,18 @@ def _check_domain(dom: Any, columns) -> None:
     _array(_attr(dom, "bounds_", "domain"), "domain bounds_", ndim=2, shape=(2, dim))
     if "vertices_" in dom.__dict__:
         _array(dom.__dict__["vertices_"], "domain vertices_", ndim=2, shape=(None, dim))
+
+
+def _check_detection_limit(p: Any) -> None:
+    """Floor and margin of the upper-limit rule: both absent (older files) or both valid."""
+    floor = p.__dict__.get("detection_floor")
+    margin = p.__dict__.get("detection_margin")
+    if floor is None and margin is None:
+        return
+    _require(isinstance(floor, float) and math.isfinite(floor) and floor > 0,
+             f"detection_floor must be a finite number > 0 (uJy); got {floor!r}")
+    _require(isinstance(margin, float) and math.isfinite(margin) and margin >= 0,
+             f"detection_margin must be a finite number >= 0; got {margin!r}")
 
 
 def _check_zone(zone: Any, dim: int) -> None:

@@ -214,7 +214,7 @@ class SpitzerPredictor:
     >>> out["m1_f_pred"].unit
     Unit("uJy")
     >>> sorted(set(out["m1_pred_status"].tolist()))
-    ['ok', 'outside_domain', 'outside_sample']
+    ['ok', 'outside_domain', 'outside_sample', 'upper_limit']
     """
 
     def __init__(self) -> None:
@@ -226,6 +226,10 @@ class SpitzerPredictor:
         self.input_columns: list[str] = []
         self.domain = None
         self.extrapolation = None
+        #: Detection floor (uJy) and margin of the upper-limit rule (None: no rule, as in
+        #: model files saved before it existed); see :mod:`wise2spitzer.detection`.
+        self.detection_floor: float | None = None
+        self.detection_margin: float | None = None
         self.regressor = None
         self.card: dict[str, Any] = {}
 
@@ -251,6 +255,7 @@ class SpitzerPredictor:
         test_size: float | None = 0.2,
         progress=None,
         extrapolate: bool = False,
+        detection_margin: float | None = None,
         **regressor_params: Any,
     ) -> SpitzerPredictor:
         """Train on the labelled rows of ``sample``.
@@ -290,6 +295,11 @@ class SpitzerPredictor:
             held-out labelled rows in the zone are covered at the nominal level, but on the
             simulation never-labelled rows there (fainter than the training sample's
             detection limit) are not; see ``docs/extrapolation.md``.
+        detection_margin : float, optional
+            Rows whose interval's lower bound falls below ``detection_margin`` times the
+            training sample's detection floor (its 1% faintest Spitzer flux) get status
+            ``upper_limit``: only the upper bound is issued (:mod:`wise2spitzer.detection`).
+            Default: the margin measured for the target (MIPS1 5, IRAC4 1); 0 turns it off.
         **regressor_params
             Extra :class:`~wise2spitzer.model.FluxRegressor` parameters.
 
@@ -319,6 +329,7 @@ class SpitzerPredictor:
         >>> p.card["interval_coverage"]["n"]
         394
         """
+        from .detection import FLOOR_QUANTILE, check_margin, default_margin, detection_floor
         from .samples import SAMPLES
         from .tables import as_frame
         from .training import make_regressor, training_table
@@ -329,6 +340,11 @@ class SpitzerPredictor:
         if sample not in SAMPLES:
             raise ModelError(f"sample must be one of {list(SAMPLES)}; got {sample!r}")
         check_tuning_preset(preset)
+        try:
+            margin = check_margin(default_margin(t) if detection_margin is None
+                                  else detection_margin)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
         if progress:
             progress(f"selecting labelled {sample!r} rows for {t.key}")
         X, y, feature_set = training_table(df, target=t, sample=sample, feature_set=feature_set)
@@ -349,6 +365,8 @@ class SpitzerPredictor:
         self._set_fitted(t, sample=sample, feature_set=feature_set, X=X, domain=domain, reg=reg)
         self.extrapolation = (_fit_zone(reg, df.loc[X.index, list(WISE_FLUX_COLUMNS)])
                               if extrapolate else None)
+        self.detection_floor = detection_floor(y)
+        self.detection_margin = margin
         self.card = _model_card(self, X, y, preset=preset, coverage=coverage, metrics=metrics,
                                 test_size=test_size, random_state=random_state)
         zone = self.extrapolation
@@ -356,6 +374,9 @@ class SpitzerPredictor:
             self.card["extrapolation"] = _plain({
                 "heldout_outside_hull": zone.n_outside_, "max_distance": zone.max_distance_,
                 "distance_level": zone.level_, "n_calibration": len(zone.scores_)})
+        self.card["detection_limit"] = _plain({
+            "floor_ujy": self.detection_floor, "floor_quantile": FLOOR_QUANTILE,
+            "margin": margin, "upper_limit_below_ujy": margin * self.detection_floor})
         return self
 
     def _set_fitted(self, t: Target, *, sample: str, feature_set: str, X: pd.DataFrame,
@@ -573,7 +594,7 @@ class SpitzerPredictor:
         ...                            conformal_cv=2, test_size=None, random_state=0)
         >>> out = p.predict_catalog(df, confidence=0.9)
         >>> out["m1_pred_status"].value_counts().to_dict()
-        {'outside_sample': 1950, 'outside_domain': 759, 'ok': 291}
+        {'outside_sample': 1950, 'outside_domain': 759, 'upper_limit': 187, 'ok': 104}
         >>> ok = out[out["m1_pred_status"] == "ok"]
         >>> bool(((ok["m1_f_pred_lo"] < ok["m1_f_pred"])
         ...       & (ok["m1_f_pred"] < ok["m1_f_pred_hi"])).all())
@@ -603,6 +624,7 @@ class SpitzerPredictor:
         if near.any():
             pred[near], lo[near], hi[near] = self.extrapolated_values(
                 self._feature_rows(df, near), confidence=confidence)
+        status = self.limit_to_detection(status, pred, lo, hi)
         out = df.copy()
         out[cols["pred"]] = pred
         out[cols["lo"]] = lo
@@ -634,7 +656,7 @@ class SpitzerPredictor:
         ...                            conformal_cv=2, test_size=None, random_state=0)
         >>> flux = p.predict(df)
         >>> flux.name, int(flux.notna().sum())
-        ('m1_f_pred', 291)
+        ('m1_f_pred', 102)
         """
         return self.predict_catalog(df)[output_columns(self.target)["pred"]]
 
@@ -677,6 +699,22 @@ class SpitzerPredictor:
 
         rows = df.loc[mask, self.input_columns].apply(pd.to_numeric, errors="coerce")
         return build_features(rows, self.feature_set)[self.features]
+
+    def limit_to_detection(self, status: np.ndarray, pred: np.ndarray, lo: np.ndarray,
+                           hi: np.ndarray) -> np.ndarray:
+        """``status`` with rows near the detection floor turned ``upper_limit``.
+
+        Their ``pred`` and ``lo`` become NaN in place; ``hi`` stays as the upper limit
+        (:func:`wise2spitzer.detection.apply_detection_limit`). A model saved before the rule
+        existed has no floor and changes nothing.
+        """
+        from .detection import apply_detection_limit
+
+        floor = getattr(self, "detection_floor", None)
+        margin = getattr(self, "detection_margin", None)
+        if floor is None or margin is None:
+            return status
+        return apply_detection_limit(status, pred, lo, hi, floor=floor, margin=margin)
 
     def status_for_method(self, status: np.ndarray, method: str | None) -> np.ndarray:
         """``status`` with ``extrapolated`` turned ``outside_domain`` for a non-conformal method.

@@ -131,6 +131,7 @@ class FastPredictor:
             # Rows of the extrapolation zone: the predictor's own rule (few rows, plain path).
             pred[near], lo[near], hi[near] = p.extrapolated_values(
                 self._features(df, near), confidence=confidence)
+        status = p.limit_to_detection(status, pred, lo, hi)
         return {
             cols["pred"]: pred,
             cols["lo"]: lo,

@@ -119,7 +119,8 @@ def _target_columns() -> dict[str, ColumnMeta]:
         names = output_columns(target)
         out[names["pred"]] = ColumnMeta(
             "uJy", f"{flux};meta.modelled",
-            f"{label} flux density predicted from WISE by wise2spitzer (NaN unless status ok)",
+            f"{label} flux density predicted from WISE by wise2spitzer (NaN unless status ok "
+            "or extrapolated)",
         )
         out[names["lo"]] = ColumnMeta(
             "uJy", f"{flux};stat.min",
@@ -129,12 +130,13 @@ def _target_columns() -> dict[str, ColumnMeta]:
         out[names["hi"]] = ColumnMeta(
             "uJy", f"{flux};stat.max",
             f"upper bound of the {label} prediction interval (confidence: table metadata "
-            "interval_confidence)",
+            "interval_confidence); the upper limit of a row with status upper_limit",
         )
         out[names["status"]] = ColumnMeta(
             None, "meta.code.qual",
-            f"{label} prediction status: ok, outside_domain, outside_sample, "
-            "missing_feature or bad_value (anything but ok means no value)",
+            f"{label} prediction status: ok or extrapolated (a value), upper_limit (only "
+            "the upper bound), outside_domain, outside_sample, missing_feature or bad_value "
+            "(no value)",
         )
         out[f"{target.prefix}_pred_model"] = ColumnMeta(
             None, "meta.id",

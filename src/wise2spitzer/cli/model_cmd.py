@@ -140,6 +140,11 @@ def train(
         help="Also give values, with status extrapolated and their own calibrated interval, "
              "to rows just outside the training hull. For samples whose sources all lie "
              "above the Spitzer detection limit of the training rows."),
+    detection_margin: float | None = typer.Option(
+        None, "--floor-margin", show_default=False, metavar="<x>",
+        help="Rows whose lower bound falls below this many times the training sample's "
+             "detection floor get only an upper limit (status upper_limit). Default: the "
+             "margin measured for the band (mips1 5, irac4 1); 0 turns it off."),
     random_state: int = typer.Option(0, "--random-state", help="Seed of every random step."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs."),
 ) -> None:
@@ -151,13 +156,16 @@ def train(
     targets = list(dict.fromkeys(_target(t).key for t in target))
     check_at_least("--n-jobs", n_jobs)
     check_at_least("--n-estimators", n_estimators)
+    if detection_margin is not None and not detection_margin >= 0:
+        raise ModelError(f"--floor-margin must be a number >= 0; got {detection_margin}")
     check_output_file("--out", out)
     df = _load(data, random_state, console, *[_target(t) for t in targets])
     samples = _train_samples(df, sample, bundle or len(targets) > 1, console)
     extra = _regressor_options(n_estimators, select_features)
     fit = {"feature_set": feature_set, "form": form, "preset": preset,
            "interval_method": interval_method, "random_state": random_state,
-           "n_jobs": n_jobs, "extrapolate": extrapolate, **extra}
+           "n_jobs": n_jobs, "extrapolate": extrapolate,
+           "detection_margin": detection_margin, **extra}
     label = " and ".join(targets)
     with _status(console, f"training {label} on {data}") as progress:
         models = []
@@ -194,6 +202,11 @@ def _print_card(console: Console, model) -> None:
     m = card.get("test_metrics") or {}
     if m:
         console.print("  test split: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()))
+    limit = card.get("detection_limit")
+    if limit and limit.get("margin"):
+        console.print(f"  upper limits below {limit['upper_limit_below_ujy']:.4g} uJy "
+                      f"({limit['margin']:g} x the detection floor {limit['floor_ujy']:.4g} "
+                      "uJy)")
     cov = card.get("interval_coverage")
     if cov:
         console.print(f"  {card['interval_method']} interval at {cov['confidence']}: "

@@ -99,7 +99,7 @@ def _model_predictions(path: Path, row_df) -> dict:
     without a value is reported on stderr with its status.
     """
     from ..bundle import PredictorBundle, model_column
-    from ..schema import STATUS_OK, output_columns
+    from ..schema import STATUS_OK, STATUS_UPPER_LIMIT, output_columns
     from .predict_cmd import load_model
 
     model = load_model(path)
@@ -111,7 +111,10 @@ def _model_predictions(path: Path, row_df) -> dict:
         t = get_target(tk)
         cols = output_columns(t)
         if str(res[cols["status"]]) != STATUS_OK:
-            typer.echo(f"{path.name}: no {t.band} prediction ({res[cols['status']]})", err=True)
+            limit = (f": below {res[cols['hi']]:.4g} uJy"
+                     if str(res[cols["status"]]) == STATUS_UPPER_LIMIT else "")
+            typer.echo(f"{path.name}: no {t.band} prediction ({res[cols['status']]}{limit})",
+                       err=True)
             continue
         which = f", {res[model_column(t)]} model" if is_bundle else ""
         label = f"{t.band} predicted ({path.stem}{which})"

@@ -27,7 +27,7 @@ __all__ = ["COLUMN_KINDS", "FormattedTable", "column_kind", "format_table", "for
 COLUMN_KINDS = ("count", "fraction", "number", "text")
 
 _COUNT_NAMES = re.compile(r"^(n|n_.*|n .*|rows|ok|outside_.*|missing_.*|bad_value|"
-                          r"extrapolated|not_held_out|n_kept|n_labelled|n_predictable)$")
+                          r"extrapolated|upper_limit|not_held_out|n_kept|n_labelled|n_predictable)$")
 _FRACTION_NAMES = re.compile(r"(fraction|coverage|rate)", re.IGNORECASE)
 _NUMERIC_TEXT = re.compile(r"^[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?(\s|$)")
 

@@ -32,7 +32,7 @@ from .. import plots
 from ..errors import CatalogError, ModelError
 from ..features import FEATURE_SETS
 from ..samples import CLEAN, study_samples
-from ..schema import STATUS_OK, get_target
+from ..schema import get_target
 from ..study import (
     CONFIDENCES,
     cap_note,
@@ -495,7 +495,7 @@ def _quality_cut_step(st: _Study, figs: list) -> dict[str, pd.DataFrame]:
         p = st.predictors.get((tk, st.primary))
         predictable = None
         if p is not None:
-            predictable = pd.Series(p.row_status(df) == STATUS_OK, index=df.index)
+            predictable = tables.predictable_rows(df, target=t, sample=st.primary, predictor=p)
         table = tables.quality_cut_table(df, target=t, predictable=predictable)
         table.to_csv(opts.out / f"quality_cuts_{tk}.csv", index=False)
         st.files[f"quality cuts {tk}"] = opts.out / f"quality_cuts_{tk}.csv"

@@ -368,12 +368,15 @@ def _unlabelled(r: ReportInputs) -> list[Block]:
             "rows a user predicts were never labelled, and many are fainter than anything the "
             "models were trained on; their WISE photometry, confusion-biased high at the faint "
             "end, looks like that of brighter labelled sources. Only the simulation knows "
-            "their flux: below, the rows of predictions.parquet with a value and no Spitzer "
-            "flux, against their noise-free simulated flux. A coverage far below 95% and a "
-            "ratio far above 1 mean that for such sources the value is close to the faintest "
-            "flux the training sample held, not a measurement: read it as an upper limit "
-            "unless the source is known to be brighter than the detection limit of the "
-            "training sample. Table: unlabelled_truth_coverage.csv.")),
+            "their flux: below, the rows of predictions.parquet with no Spitzer flux, "
+            "against their noise-free simulated flux. A row whose interval reaches down to "
+            "the detection floor of its model's training rows (the margin times their 1% "
+            "faintest flux) gets status upper_limit and only an upper bound: the last row "
+            "per band gives the fraction of those whose true flux lies at or below it "
+            "(promised: at least 97.5%). The rows that keep a value are those the training "
+            "sample can vouch for; a coverage far below 95% there would mean the margin is "
+            "too small for this catalogue (train --floor-margin). "
+            "Table: unlabelled_truth_coverage.csv.")),
         ("table", t.rename(columns=names)),
     ]
 

@@ -82,8 +82,9 @@ def predictable_rows(df: pd.DataFrame, *, target, sample: str, predictor=None) -
     target : {"mips1", "irac4"}
     sample : {"clean", "unclean", "all"}
     predictor : SpitzerPredictor, optional
-        The fitted model: its :meth:`~wise2spitzer.predictor.SpitzerPredictor.row_status` is
-        ``ok`` (inside its domain, every feature measured), exactly what ``predict`` decides.
+        The fitted model: the rows its ``predict_catalog`` gives status ``ok`` (inside its
+        domain, every feature measured, a lower bound above the detection floor's margin),
+        exactly what ``predict`` decides.
         Without it, the rows inside the hull such a model would be trained on
         (:func:`wise2spitzer.study.training_domain`); none if that hull cannot be built.
 
@@ -92,7 +93,8 @@ def predictable_rows(df: pd.DataFrame, *, target, sample: str, predictor=None) -
     Series of bool, index of ``df``
     """
     if predictor is not None:
-        return pd.Series(np.asarray(predictor.row_status(df) == STATUS_OK, bool), index=df.index)
+        status = predictor.predict_catalog(df)[output_columns(predictor.target)["status"]]
+        return pd.Series(np.asarray(status.astype(str) == STATUS_OK, bool), index=df.index)
     try:
         domain = training_domain(df, target=target, sample=sample)
     except Wise2SpitzerError:  # too few or degenerate training rows: no model, nothing inside
