@@ -95,3 +95,17 @@ def test_pick_sed_sources_mixes_labelled_and_unlabelled(random_state):
     assert df.loc[idx, "m1_f_psf"].notna().sum() == 2
     with pytest.raises(ValueError, match="'i4_f_pred' of target 'irac4'"):
         pick_sed_sources(df, target="irac4")
+
+
+def test_plot_sed_draws_an_upper_limit_as_an_arrow_from_the_limit(row):
+    limit = row.copy()
+    limit["m1_f_pred"], limit["m1_f_pred_lo"] = np.nan, np.nan
+    limit["m1_f_pred_hi"], limit["m1_pred_status"] = 1500.0, "upper_limit"
+    ax = plot_sed(limit, unit="mJy")
+    assert _n(ax, "predicted") == 0
+    arrows = [line for line in ax.lines if line.get_gid() == "predicted_upper_limit"]
+    assert len(arrows) == 1 and np.isclose(arrows[0].get_ydata()[0], 1.5)
+    assert "MIPS1 predicted upper limit" in ax.get_legend_handles_labels()[1]
+    # The mapping form: (nan, nan, hi) is an upper limit too.
+    ax = plot_sed(row, predictions={"mips1:other model": (np.nan, np.nan, 2000.0)})
+    assert _n(ax, "predicted_upper_limit") == 1 and _n(ax, "predicted") == 0

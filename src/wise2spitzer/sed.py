@@ -33,7 +33,15 @@ from .plots import (
     style_context,
     unit_tex,
 )
-from .schema import BANDS, ID_COLUMN, STATUS_OK, TARGETS, get_target, output_columns
+from .schema import (
+    BANDS,
+    ID_COLUMN,
+    STATUS_OK,
+    STATUS_UPPER_LIMIT,
+    TARGETS,
+    get_target,
+    output_columns,
+)
 
 __all__ = ["INSTRUMENT_STYLE", "pick_sed_sources", "plot_sed", "sed_table"]
 
@@ -131,6 +139,12 @@ def _predictions_from(row: pd.Series, predictions) -> list[tuple[str, str, float
             if cols["pred"] not in row.index:
                 continue
             status = row.get(cols["status"], STATUS_OK)
+            if isinstance(status, str) and status == STATUS_UPPER_LIMIT:
+                hi = _num(row, cols["hi"])
+                if hi > 0:
+                    out.append((f"{TARGETS[key].band} predicted upper limit", key, np.nan,
+                                np.nan, hi))
+                continue
             if isinstance(status, str) and status != STATUS_OK:
                 continue
             p = _num(row, cols["pred"])
@@ -156,6 +170,8 @@ def _predictions_from(row: pd.Series, predictions) -> list[tuple[str, str, float
         p, lo, hi = (vals[0], np.nan, np.nan) if vals.size == 1 else vals
         if p > 0:
             out.append((label or f"{t.band} predicted", t.key, p, lo, hi))
+        elif not np.isfinite(p) and hi > 0:  # (nan, nan, hi): an upper limit
+            out.append((label or f"{t.band} predicted upper limit", t.key, np.nan, np.nan, hi))
     return out
 
 
@@ -175,8 +191,9 @@ def plot_sed(
         A catalogue row with SEIP columns (uJy); ``objid`` (if present) goes in the title.
     predictions : None, Series or mapping, optional
         ``None`` draws the output columns the row carries (``m1_f_pred``, ``m1_f_pred_lo``,
-        ``m1_f_pred_hi``... with status ``ok``). A mapping ``"mips1"`` or ``"mips1:<label>"`` ->
-        ``(pred, lo, hi)`` (uJy) draws several models' predictions.
+        ``m1_f_pred_hi``... with status ``ok``; with status ``upper_limit``, an arrow down from
+        ``m1_f_pred_hi``). A mapping ``"mips1"`` or ``"mips1:<label>"`` -> ``(pred, lo, hi)``
+        (uJy) draws several models' predictions; ``(nan, nan, hi)`` is an upper limit.
     unit : {"uJy", "mJy", "Jy"}
         Display unit of flux density.
     title : str, optional
@@ -230,6 +247,13 @@ def plot_sed(
             # One colour per predicted band (red MIPS1, orange IRAC4), or per model if several.
             color = (_PRED_COLORS.get(key, COLORS["predicted"]) if len(preds) <= 2
                      else f"C{i + 3}")
+            if not np.isfinite(p):
+                # Only an upper limit was issued (status upper_limit): an arrow down from it.
+                eb = ax.errorbar([wl], [hi / scale], yerr=[[0.4 * hi / scale], [0.0]],
+                                 uplims=True, fmt="*", ms=11, mfc="none", color=color,
+                                 mec=color, capsize=3, label=label, zorder=4)
+                eb.lines[0].set_gid("predicted_upper_limit")
+                continue
             eb = ax.errorbar([wl], [p / scale], yerr=yerr, fmt="*", ms=11, color=color,
                              mec="k", mew=0.5, capsize=3, label=label, zorder=4)
             eb.lines[0].set_gid("predicted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 
@@ -110,13 +111,16 @@ def _model_predictions(path: Path, row_df) -> dict:
     for tk in targets:
         t = get_target(tk)
         cols = output_columns(t)
-        if str(res[cols["status"]]) != STATUS_OK:
-            limit = (f": below {res[cols['hi']]:.4g} uJy"
-                     if str(res[cols["status"]]) == STATUS_UPPER_LIMIT else "")
-            typer.echo(f"{path.name}: no {t.band} prediction ({res[cols['status']]}{limit})",
-                       err=True)
-            continue
+        status = str(res[cols["status"]])
         which = f", {res[model_column(t)]} model" if is_bundle else ""
+        if status == STATUS_UPPER_LIMIT:
+            # Drawn as an arrow down from the limit (plot_sed's (nan, nan, hi) form).
+            label = f"{t.band} predicted upper limit ({path.stem}{which})"
+            out[f"{t.key}:{label}"] = (np.nan, np.nan, res[cols["hi"]])
+            continue
+        if status != STATUS_OK:
+            typer.echo(f"{path.name}: no {t.band} prediction ({status})", err=True)
+            continue
         label = f"{t.band} predicted ({path.stem}{which})"
         out[f"{t.key}:{label}"] = (res[cols["pred"]], res[cols["lo"]], res[cols["hi"]])
     return out
