@@ -234,7 +234,9 @@ def _issued_step(console: Console, df: pd.DataFrame, t, *, cv: int, random_state
                      verdict])
     print_table(console, f"95% coverage where values are issued ({cv} folds, every labelled "
                 f"row held out once; each row answered by the model of its sample: "
-                f"{', '.join(samples)})", headers, rows, keys=2, left=("population", "group"))
+                f"{', '.join(samples)})", headers, rows, keys=2, left=("population", "group"),
+                caption="upper_limit rows promise one side: observed <= limit for at least "
+                        "97.5% (yes from 0.955)")
     return table
 
 
