@@ -106,6 +106,27 @@ def test_issued_coverage_names_every_population(bundle, new_sim):
     # A verdict only where the population is big enough.
     small = table["n"] < 50
     assert table.loc[small, "within_tolerance"].isna().all()
+    assert table.loc[small, "consistent"].isna().all()
+    big = ~small
+    assert (table.loc[big, "coverage_lo95"] <= table.loc[big, "coverage"]).all()
+    assert (table.loc[big, "coverage"] <= table.loc[big, "coverage_hi95"]).all()
+
+
+@pytest.mark.parametrize(("n", "k", "strict", "consistent"), [
+    (300, 276, False, True),    # 0.92 on 300 rows: outside 0.93-0.97, within chance
+    (5000, 4600, False, False),  # 0.92 on 5000 rows: a real miss
+    (300, 285, True, True),     # 0.95
+])
+def test_issued_coverage_separates_chance_from_a_miss(n, k, strict, consistent):
+    obs = np.full(n, 100.0)
+    obs[k:] = 1000.0  # outside [50, 200]
+    predicted = pd.DataFrame({"i4_f_ap1": obs, "i4_f_pred": 100.0, "i4_f_pred_lo": 50.0,
+                              "i4_f_pred_hi": 200.0, "i4_pred_status": STATUS_OK})
+    row = issued_coverage(predicted, "irac4").set_index(["population", "group"]).loc[
+        ("all issued", "all")]
+    assert row["coverage"] == pytest.approx(k / n)
+    assert bool(row["within_tolerance"]) is strict and bool(row["consistent"]) is consistent
+    assert row["coverage_lo95"] < k / n < row["coverage_hi95"]
 
 
 def test_train_cli_writes_a_bundle_and_predict_writes_both_bands(tmp_path, capsys):

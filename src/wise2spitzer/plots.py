@@ -627,7 +627,7 @@ def plot_quality_cut_counts(
         if has_pred:
             pv = _arr(counts[predictable])
             b2 = ax.barh(y - h / 2, np.nan_to_num(pv), height=h, color=COLORS["predicted"],
-                         label="predictable by the model")
+                         label="given a value by the model")
             _set_gid(b2, "predictable")
             allv += list(pv)
             ax.bar_label(b2, labels=[f"{v:,.0f}" if np.isfinite(v) else "" for v in pv],

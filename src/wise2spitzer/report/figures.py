@@ -362,7 +362,9 @@ def quality_cut_caption(target, table: pd.DataFrame) -> str:
            f"{t.counterpart_band} against the observed {t.band} flux of labelled rows, coloured "
            f"by {t.counterpart_band} SNR bin (grey: SEIP 95% upper limits). Bottom: rows with a "
            f"{t.counterpart_band} flux kept by each cut (blue) and, of those, the rows the "
-           f"model can predict (red: inside the applicability domain with every feature).")
+           f"model gives a value (red: status ok, that is inside the applicability domain "
+           f"with every feature and a lower bound above the detection floor's margin; the "
+           f"others get an upper limit or no value).")
     n_snr = len(SNR_THRESHOLDS)
     if len(table) >= n_snr:
         r = table.iloc[-n_snr]  # the lowest SNR cut
@@ -370,8 +372,7 @@ def quality_cut_caption(target, table: pd.DataFrame) -> str:
         pred_n = first["n_predictable"]
         if pd.notna(pred_n):
             txt += (f" A plain '{r['cut']}' cut keeps {int(r['n_kept']):,} rows; the model "
-                    f"predicts {int(pred_n):,} rows of the {first['cut']} sample, including "
-                    "faint sources the cut throws away.")
+                    f"gives a value to {int(pred_n):,} rows of the {first['cut']} sample.")
     return txt
 
 
