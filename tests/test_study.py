@@ -49,12 +49,19 @@ def test_inside_hull_counts_are_what_the_saved_predictor_decides(run, catalogue)
 
 def test_quality_cuts_count_with_the_saved_clean_predictor(run, catalogue):
     model = SpitzerPredictor.load(run.out / "models" / "mips1_clean.skops")
-    ok = pd.Series(model.row_status(catalogue) == STATUS_OK, index=catalogue.index)
+    # The quality cuts count the rows given a value: status ok after prediction (inside the
+    # hull, every feature, not an upper limit).
+    status = model.predict_catalog(catalogue)["m1_pred_status"].astype(str).to_numpy()
+    ok = pd.Series(status == STATUS_OK, index=catalogue.index)
     saved = pd.read_csv(run.out / "quality_cuts_mips1.csv")
     again = quality_cut_table(catalogue, target="mips1", predictable=ok)
     pd.testing.assert_frame_equal(saved, again, check_dtype=False)
     assert predictable_rows(catalogue, target="mips1", sample="clean",
-                            predictor=model).equals(ok)
+                            predictor=model, valued=True).equals(ok)
+    inside = pd.Series(model.row_status(catalogue) == STATUS_OK, index=catalogue.index)
+    assert predictable_rows(catalogue, target="mips1", sample="clean",
+                            predictor=model).equals(inside)
+    assert (inside | ~ok).all() and inside.sum() >= ok.sum()
 
 
 def test_sample_flow_without_models_uses_the_hull_a_model_would_have(catalogue):

@@ -495,7 +495,8 @@ def _quality_cut_step(st: _Study, figs: list) -> dict[str, pd.DataFrame]:
         p = st.predictors.get((tk, st.primary))
         predictable = None
         if p is not None:
-            predictable = tables.predictable_rows(df, target=t, sample=st.primary, predictor=p)
+            predictable = tables.predictable_rows(df, target=t, sample=st.primary, predictor=p,
+                                                  valued=True)
         table = tables.quality_cut_table(df, target=t, predictable=predictable)
         table.to_csv(opts.out / f"quality_cuts_{tk}.csv", index=False)
         st.files[f"quality cuts {tk}"] = opts.out / f"quality_cuts_{tk}.csv"

@@ -73,7 +73,8 @@ def _positive(df: pd.DataFrame, col: str) -> pd.Series:
     return (v > 0) & np.isfinite(v)
 
 
-def predictable_rows(df: pd.DataFrame, *, target, sample: str, predictor=None) -> pd.Series:
+def predictable_rows(df: pd.DataFrame, *, target, sample: str, predictor=None,
+                     valued: bool = False) -> pd.Series:
     """Rows of ``df`` the model of ``target`` trained on ``sample`` can predict.
 
     Parameters
@@ -82,18 +83,24 @@ def predictable_rows(df: pd.DataFrame, *, target, sample: str, predictor=None) -
     target : {"mips1", "irac4"}
     sample : {"clean", "unclean", "all"}
     predictor : SpitzerPredictor, optional
-        The fitted model: the rows its ``predict_catalog`` gives status ``ok`` (inside its
-        domain, every feature measured, a lower bound above the detection floor's margin),
-        exactly what ``predict`` decides.
-        Without it, the rows inside the hull such a model would be trained on
-        (:func:`wise2spitzer.study.training_domain`); none if that hull cannot be built.
+        The fitted model: the rows its ``row_status`` is ``ok`` (inside its domain, every
+        feature measured: the paper's "inside the hull"), exactly what ``predict`` decides
+        before computing values. Without it, the rows inside the hull such a model would be
+        trained on (:func:`wise2spitzer.study.training_domain`); none if that hull cannot
+        be built.
+    valued : bool, default False
+        With ``predictor``: the rows its ``predict_catalog`` gives a value (status ``ok``),
+        that is also not turned into an upper limit by the detection floor.
 
     Returns
     -------
     Series of bool, index of ``df``
     """
     if predictor is not None:
-        status = predictor.predict_catalog(df)[output_columns(predictor.target)["status"]]
+        if valued:
+            status = predictor.predict_catalog(df)[output_columns(predictor.target)["status"]]
+        else:
+            status = pd.Series(predictor.row_status(df))
         return pd.Series(np.asarray(status.astype(str) == STATUS_OK, bool), index=df.index)
     try:
         domain = training_domain(df, target=target, sample=sample)
