@@ -226,8 +226,8 @@ def _issued_step(console: Console, df: pd.DataFrame, t, *, cv: int, random_state
                                      feature_set=feature_set, form=form, progress=progress,
                                      **params)
     table = issued_coverage(pooled, t)
-    headers = ["population", "group", "n", "coverage", "95% interval", "width_dex",
-               "in 0.93-0.97", "beyond chance"]
+    headers = ["population", "group", "n", "coverage", "95% CI", "width_dex",
+               "in 0.93-0.97", "real miss"]
     rows = []
     for r in table.itertuples(index=False):
         verdict = {True: "yes", False: "NO", None: "n < 100"}[r.within_tolerance]
@@ -239,9 +239,9 @@ def _issued_step(console: Console, df: pd.DataFrame, t, *, cv: int, random_state
     print_table(console, f"95% coverage where values are issued ({cv} folds, every labelled "
                 f"row held out once; each row answered by the model of its sample: "
                 f"{', '.join(samples)})", headers, rows, keys=2, left=("population", "group"),
-                caption="95% interval: binomial (Wilson) interval of the coverage; beyond "
-                        "chance: it lies outside 0.93-0.97. upper_limit rows promise one side: "
-                        "observed <= limit for at least 97.5% (yes from 0.955)")
+                caption="95% CI: binomial (Wilson) interval of the coverage; real miss: "
+                        "that interval lies outside 0.93-0.97. upper_limit rows promise one "
+                        "side: observed <= limit for at least 97.5% (yes from 0.955)")
     return table
 
 
