@@ -66,7 +66,11 @@ def test_bundle_answers_each_row_with_the_model_of_its_sample(bundle, new_sim):
         assert set(which[clean]) == {"clean"} and set(which[~clean]) == {"unclean"}
         for p in bundle.members_for(t):
             rows = which == p.sample
-            alone = p.predict_catalog(new_sim.loc[rows])
+            # The unclean model answers the non-clean rows with its interval calibrated on
+            # its non-clean training rows; the clean model answers as it is.
+            view = bundle.answering(p)
+            assert (view is p) == (p.sample == "clean")
+            alone = view.predict_catalog(new_sim.loc[rows])
             for c in (cols["pred"], cols["lo"], cols["hi"], cols["status"]):
                 np.testing.assert_array_equal(out.loc[rows, c].to_numpy(), alone[c].to_numpy())
         # Both bands in one pass, and no issued row from the clean model is non-clean.
@@ -150,3 +154,38 @@ def test_train_cli_writes_a_bundle_and_predict_writes_both_bands(tmp_path, capsy
     for t in ("mips1", "irac4"):
         assert set(output_columns(t).values()) <= set(got.columns)
         assert set(got[model_column(t)]) <= {"clean", "unclean"}
+
+
+def test_unclean_member_is_calibrated_on_its_non_clean_rows(bundle, sim):
+    from wise2spitzer.training import training_table
+
+    for t in ("mips1", "irac4"):
+        p = next(m for m in bundle.members_for(t) if m.sample == "unclean")
+        X, _, _ = training_table(sim, target=t, sample="unclean", feature_set=p.feature_set)
+        nonclean = ~clean_mask(sim.loc[X.index]).to_numpy()
+        view = bundle.answering(p)
+        scores = np.concatenate(view.regressor.conformity_scores_)
+        assert len(scores) == nonclean.sum() == p.card["nonclean_calibration_rows"]
+        expected = np.sort(np.asarray(p.regressor.oof_score_)[nonclean])
+        np.testing.assert_array_equal(np.sort(scores), expected)
+        # The forest is shared and the member itself keeps the calibration on all its rows.
+        assert view.regressor.pipeline_ is p.regressor.pipeline_
+        assert len(np.concatenate(p.regressor.conformity_scores_)) == len(X)
+        # A lone unclean model answers clean rows too, so it keeps the pooled calibration.
+        assert PredictorBundle([p]).answering(p) is p
+
+
+def test_a_bad_non_clean_calibration_is_refused_on_load(bundle):
+    import copy
+
+    from wise2spitzer.errors import ModelError
+    from wise2spitzer.modelfile import validate_predictor
+
+    p = copy.deepcopy(next(m for m in bundle.members_for("irac4") if m.sample == "unclean"))
+    validate_predictor(p)
+    p.nonclean_calibration[0] = np.array([np.nan])
+    with pytest.raises(ModelError, match=r"nonclean_calibration\[0\] holds NaN"):
+        validate_predictor(p)
+    p.nonclean_calibration = p.nonclean_calibration[:1]
+    with pytest.raises(ModelError, match="one array per conformal bin"):
+        validate_predictor(p)

@@ -127,6 +127,27 @@ class PredictorBundle:
         found = [p for p in self.members if p.target.key == key]
         return sorted(found, key=lambda p: SAMPLE_PRIORITY.index(p.sample))
 
+    def answering(self, predictor):
+        """The predictor that answers ``predictor``'s rows in this bundle.
+
+        When the bundle has a clean model of the same target, that model answers the clean
+        rows, and ``predictor`` (unclean or all) only the others: it answers with its
+        interval calibrated on those rows
+        (:meth:`~wise2spitzer.predictor.SpitzerPredictor.for_nonclean_rows`). Otherwise
+        the predictor itself.
+        """
+        from .samples import CLEAN
+
+        if predictor.sample == CLEAN or not any(
+                p.sample == CLEAN for p in self.members_for(predictor.target)):
+            return predictor
+        cache = self.__dict__.setdefault("_answering", {})
+        key = id(predictor)
+        if key not in cache:
+            view = getattr(predictor, "for_nonclean_rows", None)
+            cache[key] = view() if view is not None else predictor
+        return cache[key]
+
     def route(self, df: pd.DataFrame, target) -> np.ndarray:
         """Index into :meth:`members_for` of the model that answers each row.
 
@@ -197,7 +218,7 @@ class PredictorBundle:
                 rows = np.flatnonzero(choice == i)
                 if not len(rows):
                     continue
-                runner = (members or {}).get(self.members.index(p), p)
+                runner = (members or {}).get(self.members.index(p)) or self.answering(p)
                 part = runner.predict_catalog(df.iloc[rows], confidence=confidence,
                                               method=method)
                 for c in names[:3]:
@@ -214,8 +235,8 @@ class PredictorBundle:
         """The bundle with every member the batch fast path supports on that path."""
         from .batch import FastPredictor
 
-        runners = {i: FastPredictor(p, n_jobs=n_jobs) for i, p in enumerate(self.members)
-                   if FastPredictor.supports(p)}
+        runners = {i: FastPredictor(self.answering(p), n_jobs=n_jobs)
+                   for i, p in enumerate(self.members) if FastPredictor.supports(p)}
         return BundleRunner(self, runners)
 
     # --------------------------------------------------------------- persistence

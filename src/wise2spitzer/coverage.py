@@ -237,7 +237,8 @@ def _add_diagnostics(bundle, part: pd.DataFrame, t) -> pd.DataFrame:
     value = np.full(n, np.nan)
     status = part[cols["status"]].astype(str).to_numpy()
     choice = bundle.route(part, t)
-    for i, p in enumerate(bundle.members_for(t)):
+    for i, member in enumerate(bundle.members_for(t)):
+        p = bundle.answering(member)  # calibrated for the rows it answers
         rows = np.flatnonzero(choice == i)
         logw = log_fluxes(part.iloc[rows][list(WISE_FLUX_COLUMNS)].apply(pd.to_numeric,
                                                                          errors="coerce"))

@@ -283,6 +283,7 @@ def _check_predictor(p: Any) -> None:
     if zone is not None:
         _check_zone(zone, len(WISE_FLUX_COLUMNS))
     _check_detection_limit(p)
+    _check_nonclean_calibration(p)
     _check_regressor(_attr(p, "regressor", "the predictor"), features, target)
 
 
@@ -303,6 +304,20 @@ def _check_domain(dom: Any, columns) -> None:
     _array(_attr(dom, "bounds_", "domain"), "domain bounds_", ndim=2, shape=(2, dim))
     if "vertices_" in dom.__dict__:
         _array(dom.__dict__["vertices_"], "domain vertices_", ndim=2, shape=(None, dim))
+
+
+def _check_nonclean_calibration(p: Any) -> None:
+    """Scores of the non-clean rows: absent/None, or one finite 1-D array per conformal bin."""
+    scores = p.__dict__.get("nonclean_calibration")
+    if scores is None:
+        return
+    edges = getattr(p.regressor, "conformal_bin_edges_", None)
+    _require(isinstance(edges, np.ndarray) and isinstance(scores, list)
+             and len(scores) == len(edges) + 1,
+             "nonclean_calibration must hold one array per conformal bin")
+    for i, v in enumerate(scores):
+        _array(v, f"nonclean_calibration[{i}]", ndim=1)
+    _require(sum(len(v) for v in scores) > 0, "nonclean_calibration holds no score")
 
 
 def _check_detection_limit(p: Any) -> None:

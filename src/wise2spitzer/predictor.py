@@ -135,6 +135,27 @@ def _tune_and_score(reg, X: pd.DataFrame, y: pd.Series, *, preset: str, test_siz
     return metrics, coverage
 
 
+#: Fewest non-clean training rows for a calibration of their own (at 95%, 100 scores put
+#: each tail's quantile between the 2nd and 3rd most extreme score).
+_MIN_NONCLEAN_ROWS = 100
+
+
+def _nonclean_scores(reg, rows: pd.DataFrame, sample: str) -> list | None:
+    """Per-bin conformity scores of the non-clean training rows (see ``for_nonclean_rows``)."""
+    from .model.intervals import subset_scores
+    from .samples import CLEAN, clean_mask, has_clean_flags
+
+    scores = getattr(reg, "oof_score_", None)
+    if sample == CLEAN or scores is None or not has_clean_flags(rows):
+        return None
+    if getattr(reg, "conformal_score_", "spread") != "spread" or len(scores) != len(rows):
+        return None
+    nonclean = ~clean_mask(rows).to_numpy(dtype=bool)
+    if nonclean.sum() < _MIN_NONCLEAN_ROWS or nonclean.all():
+        return None
+    return subset_scores(reg, nonclean)
+
+
 def _model_card(predictor: SpitzerPredictor, X: pd.DataFrame, y: pd.Series, *, preset: str,
                 coverage, metrics, test_size, random_state) -> dict[str, Any]:
     """How ``predictor`` was made, as plain JSON-able values (see :meth:`SpitzerPredictor.fit`)."""
@@ -230,6 +251,10 @@ class SpitzerPredictor:
         #: model files saved before it existed); see :mod:`wise2spitzer.detection`.
         self.detection_floor: float | None = None
         self.detection_margin: float | None = None
+        #: Conformal scores of the training rows that are not clean, per flux bin (None for a
+        #: clean-sample model, a model without the flags, or an older file): a bundle whose
+        #: clean model answers the clean rows calibrates this model on the rest only.
+        self.nonclean_calibration: list | None = None
         self.regressor = None
         self.card: dict[str, Any] = {}
 
@@ -367,6 +392,7 @@ class SpitzerPredictor:
                               if extrapolate else None)
         self.detection_floor = detection_floor(y)
         self.detection_margin = margin
+        self.nonclean_calibration = _nonclean_scores(reg, df.loc[X.index], sample)
         self.card = _model_card(self, X, y, preset=preset, coverage=coverage, metrics=metrics,
                                 test_size=test_size, random_state=random_state)
         zone = self.extrapolation
@@ -374,6 +400,9 @@ class SpitzerPredictor:
             self.card["extrapolation"] = _plain({
                 "heldout_outside_hull": zone.n_outside_, "max_distance": zone.max_distance_,
                 "distance_level": zone.level_, "n_calibration": len(zone.scores_)})
+        if self.nonclean_calibration is not None:
+            self.card["nonclean_calibration_rows"] = int(
+                sum(len(v) for v in self.nonclean_calibration))
         self.card["detection_limit"] = _plain({
             "floor_ujy": self.detection_floor, "floor_quantile": FLOOR_QUANTILE,
             "margin": margin, "upper_limit_below_ujy": margin * self.detection_floor})
@@ -715,6 +744,27 @@ class SpitzerPredictor:
         if floor is None or margin is None:
             return status
         return apply_detection_limit(status, pred, lo, hi, floor=floor, margin=margin)
+
+    def for_nonclean_rows(self) -> SpitzerPredictor:
+        """This predictor with its conformal interval calibrated on its non-clean rows only.
+
+        A bundle's clean model answers the clean rows, so its unclean model answers only the
+        others; its training sample holds both, and the clean rows, less contaminated, have
+        smaller scores, so a quantile of all of them under-covers the rows it answers. The
+        view shares the forest; only the calibration scores differ. Without
+        :attr:`nonclean_calibration` (a clean-sample model, a catalogue without the flags,
+        fewer than 100 such rows, an older file), the predictor itself.
+        """
+        import copy
+
+        scores = getattr(self, "nonclean_calibration", None)
+        if scores is None:
+            return self
+        view = copy.copy(self)
+        view.regressor = copy.copy(self.regressor)
+        view.regressor.conformity_scores_ = scores
+        view.nonclean_calibration = None
+        return view
 
     def status_for_method(self, status: np.ndarray, method: str | None) -> np.ndarray:
         """``status`` with ``extrapolated`` turned ``outside_domain`` for a non-conformal method.

@@ -26,6 +26,7 @@ from .conformal import (
     conformal_quantiles,
     conformal_scale,
     score_quantiles,
+    subset_scores,
 )
 from .qrf import QrfInterval
 from .tree_sem import TreeSemInterval, tree_sem_bounds
@@ -48,6 +49,7 @@ __all__ = [
     "interval_method_names",
     "register_interval_method",
     "score_quantiles",
+    "subset_scores",
     "tree_sem_bounds",
     "unregister_interval_method",
 ]

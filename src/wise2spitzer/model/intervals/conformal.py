@@ -247,6 +247,21 @@ class ConformalInterval(IntervalMethod):
         return conformal_bounds(mu + offset, q, conformal_scale(reg, Xt, mu + offset, sigma))
 
 
+def subset_scores(reg, rows: np.ndarray) -> list[np.ndarray]:
+    """Sorted conformity scores of the training rows selected by ``rows``, per Mondrian bin.
+
+    The same out-of-fold scores and flux bins as ``reg.conformity_scores_``, restricted to
+    the rows a caller will be asked about (a bundle's unclean model answers only the rows
+    that are not clean). A bin may be empty; small bins merge at prediction time as usual.
+    """
+    rows = np.asarray(rows, dtype=bool)
+    scores = np.asarray(reg.oof_score_, dtype=float)
+    bins = np.digitize(np.asarray(reg.oof_log_prediction_, dtype=float),
+                       reg.conformal_bin_edges_)
+    return [np.sort(scores[rows & (bins == b)])
+            for b in range(len(reg.conformal_bin_edges_) + 1)]
+
+
 def conformal_scale(reg, Xt: np.ndarray, flux_log: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """The difficulty ``d(x)`` normalising the scores of new rows (one rule for every caller).
 
