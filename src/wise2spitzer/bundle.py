@@ -141,12 +141,11 @@ class PredictorBundle:
         if predictor.sample == CLEAN or not any(
                 p.sample == CLEAN for p in self.members_for(predictor.target)):
             return predictor
+        # Loaded bundles skip __init__, so the cache is made on first use.
         cache = self.__dict__.setdefault("_answering", {})
-        key = id(predictor)
-        if key not in cache:
-            view = getattr(predictor, "for_nonclean_rows", None)
-            cache[key] = view() if view is not None else predictor
-        return cache[key]
+        if id(predictor) not in cache:
+            cache[id(predictor)] = predictor.for_nonclean_rows()
+        return cache[id(predictor)]
 
     def route(self, df: pd.DataFrame, target) -> np.ndarray:
         """Index into :meth:`members_for` of the model that answers each row.

@@ -119,6 +119,7 @@ def issued_coverage(predicted: pd.DataFrame, target, *, truth: pd.DataFrame | No
     covered = (obs >= lo) & (obs <= hi)
     with np.errstate(divide="ignore", invalid="ignore"):
         width = np.log10(hi / lo)
+    band = (confidence - tolerance - 1e-12, confidence + tolerance + 1e-12)
     rows = []
     for (population, group), m in population_masks(df, t, issued=issued,
                                                    predicted=predicted).items():
@@ -126,7 +127,6 @@ def issued_coverage(predicted: pd.DataFrame, target, *, truth: pd.DataFrame | No
         k = int(covered[m].sum())
         cov = k / n if n else np.nan
         ci_lo, ci_hi = _wilson(k, n)
-        band = (confidence - tolerance - 1e-12, confidence + tolerance + 1e-12)
         small = n < min_rows
         rows.append({"population": population, "group": group, "n": n, "coverage": cov,
                      "coverage_lo95": ci_lo, "coverage_hi95": ci_hi,

@@ -51,6 +51,7 @@ __all__ = [
     "apply_detection_limit",
     "check_margin",
     "default_margin",
+    "describe_limit",
     "detection_floor",
 ]
 
@@ -79,6 +80,19 @@ def check_margin(margin) -> float:
     if isinstance(margin, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"detection margin must be a finite number >= 0; got {margin!r}")
     return value
+
+
+def describe_limit(predictor) -> str:
+    """One line saying when ``predictor`` gives upper limits (for ``train`` and
+    ``describe-model``)."""
+    floor = getattr(predictor, "detection_floor", None)
+    margin = getattr(predictor, "detection_margin", None)
+    if floor is None or margin is None:
+        return "none (a model saved before the detection floor rule; retrain it to get them)"
+    if margin <= 0:
+        return "off (trained with --floor-margin 0)"
+    return (f"rows whose lower bound is below {margin:g} x the detection floor {floor:.4g} uJy "
+            "(status upper_limit)")
 
 
 def detection_floor(y) -> float:

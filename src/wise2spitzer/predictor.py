@@ -649,11 +649,8 @@ class SpitzerPredictor:
             iv = np.asarray(self.regressor.predict_interval(
                 X, confidence=confidence, method=method), dtype=float)
             lo[ok], hi[ok] = iv[:, 0], iv[:, 1]
-        near = status == STATUS_EXTRAPOLATED
-        if near.any():
-            pred[near], lo[near], hi[near] = self.extrapolated_values(
-                self._feature_rows(df, near), confidence=confidence)
-        status = self.limit_to_detection(status, pred, lo, hi)
+        status = self.finish_values(status, pred, lo, hi, confidence=confidence,
+                                    feature_rows=lambda rows: self._feature_rows(df, rows))
         out = df.copy()
         out[cols["pred"]] = pred
         out[cols["lo"]] = lo
@@ -728,6 +725,21 @@ class SpitzerPredictor:
 
         rows = df.loc[mask, self.input_columns].apply(pd.to_numeric, errors="coerce")
         return build_features(rows, self.feature_set)[self.features]
+
+    def finish_values(self, status: np.ndarray, pred: np.ndarray, lo: np.ndarray,
+                      hi: np.ndarray, *, confidence: float, feature_rows) -> np.ndarray:
+        """What every prediction path does after the in-hull values; the final status.
+
+        Fills the rows of the extrapolation zone (:meth:`extrapolated_values`, few rows,
+        one walk of the trees), then applies the detection floor (:meth:`limit_to_detection`).
+        ``feature_rows(mask)`` gives the feature rows of the rows selected by ``mask`` (each
+        path builds them its own way).
+        """
+        near = status == STATUS_EXTRAPOLATED
+        if near.any():
+            pred[near], lo[near], hi[near] = self.extrapolated_values(
+                feature_rows(near), confidence=confidence)
+        return self.limit_to_detection(status, pred, lo, hi)
 
     def limit_to_detection(self, status: np.ndarray, pred: np.ndarray, lo: np.ndarray,
                            hi: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from ..errors import ModelError
 
 # One rule for both paths: the model's tree moments and its interval methods' bounds.
 from ..model import get_interval_method, tree_moments
-from ..schema import STATUS_EXTRAPOLATED, STATUS_OK, output_columns
+from ..schema import STATUS_OK, output_columns
 
 __all__ = ["FastPredictor", "blas_controller", "check_method", "output_names"]
 
@@ -126,12 +126,9 @@ class FastPredictor:
         if ok.any():
             X = self._features(df, ok)
             pred[ok], lo[ok], hi[ok] = self._predict_arrays(X, confidence, chosen)
-        near = status == STATUS_EXTRAPOLATED
-        if near.any():
-            # Rows of the extrapolation zone: the predictor's own rule (few rows, plain path).
-            pred[near], lo[near], hi[near] = p.extrapolated_values(
-                self._features(df, near), confidence=confidence)
-        status = p.limit_to_detection(status, pred, lo, hi)
+        # Zone rows and the detection floor: the predictor's own rules, as on the plain path.
+        status = p.finish_values(status, pred, lo, hi, confidence=confidence,
+                                 feature_rows=lambda rows: self._features(df, rows))
         return {
             cols["pred"]: pred,
             cols["lo"]: lo,

@@ -14,6 +14,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from ..detection import check_margin, describe_limit
 from ..errors import ModelError
 from ..samples import ALL, CLEAN, CLEAN_FLAG_COLUMNS, SAMPLES, UNCLEAN, has_clean_flags
 from ..schema import get_target
@@ -156,8 +157,12 @@ def train(
     targets = list(dict.fromkeys(_target(t).key for t in target))
     check_at_least("--n-jobs", n_jobs)
     check_at_least("--n-estimators", n_estimators)
-    if detection_margin is not None and not detection_margin >= 0:
-        raise ModelError(f"--floor-margin must be a number >= 0; got {detection_margin}")
+    if detection_margin is not None:
+        try:
+            check_margin(detection_margin)  # the library's rule, before loading any data
+        except ValueError:
+            raise ModelError(f"--floor-margin must be a number >= 0; got {detection_margin}"
+                             ) from None
     check_output_file("--out", out)
     df = _load(data, random_state, console, *[_target(t) for t in targets])
     samples = _train_samples(df, sample, bundle or len(targets) > 1, console)
@@ -202,11 +207,8 @@ def _print_card(console: Console, model) -> None:
     m = card.get("test_metrics") or {}
     if m:
         console.print("  test split: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()))
-    limit = card.get("detection_limit")
-    if limit and limit.get("margin"):
-        console.print(f"  upper limits below {limit['upper_limit_below_ujy']:.4g} uJy "
-                      f"({limit['margin']:g} x the detection floor {limit['floor_ujy']:.4g} "
-                      "uJy)")
+    if getattr(model, "detection_margin", None):
+        console.print(f"  upper limits: {describe_limit(model)}")
     cov = card.get("interval_coverage")
     if cov:
         console.print(f"  {card['interval_method']} interval at {cov['confidence']}: "

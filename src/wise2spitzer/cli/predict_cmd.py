@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ..detection import describe_limit
 from ..errors import ModelError, Wise2SpitzerError
 from ..schema import output_columns
 from .app import app
@@ -294,13 +295,4 @@ def describe_model(
         typer.echo(f"  interval methods (--method): "
                    f"{', '.join(getattr(member.regressor, 'interval_methods_', ()))}")
         typer.echo(f"  writes: {', '.join(output_columns(member.target).values())}")
-        floor = getattr(member, "detection_floor", None)
-        margin = getattr(member, "detection_margin", None)
-        if floor is None or margin is None:
-            typer.echo("  upper limits: none (a model saved before the detection floor rule; "
-                       "retrain it to get them)")
-        elif margin > 0:
-            typer.echo(f"  upper limits: rows whose lower bound is below {margin:g} x the "
-                       f"detection floor {floor:.4g} uJy (status upper_limit)")
-        else:
-            typer.echo("  upper limits: off (trained with --floor-margin 0)")
+        typer.echo(f"  upper limits: {describe_limit(member)}")

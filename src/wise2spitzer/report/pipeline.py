@@ -32,7 +32,7 @@ from .. import plots
 from ..errors import CatalogError, ModelError
 from ..features import FEATURE_SETS
 from ..samples import CLEAN, study_samples
-from ..schema import get_target
+from ..schema import STATUS_OK, get_target, output_columns
 from ..study import (
     CONFIDENCES,
     cap_note,
@@ -485,18 +485,20 @@ def _unlabelled_step(st: _Study, predicted: pd.DataFrame, used: dict[str, str]) 
 
 
 # ---------------------------------------------------------------- 5. quality cuts
-def _quality_cut_step(st: _Study, figs: list) -> dict[str, pd.DataFrame]:
+def _quality_cut_step(st: _Study, figs: list, predicted: pd.DataFrame,
+                      used: dict[str, str]) -> dict[str, pd.DataFrame]:
     st.step("quality-cut analysis (paper Appendix A)")
     opts, df, qc = st.opts, st.df, {}
     for tk in st.tkeys:
         t = get_target(tk)
         if t.counterpart not in df.columns or t.column not in df.columns:
             continue
-        p = st.predictors.get((tk, st.primary))
         predictable = None
-        if p is not None:
-            predictable = tables.predictable_rows(df, target=t, sample=st.primary, predictor=p,
-                                                  valued=True)
+        if tk in used:
+            # The rows the main-sample model gave a value, from the predictions just made
+            # (tables.predictable_rows(..., valued=True) would predict them again).
+            status = predicted[output_columns(t)["status"]].astype(str).to_numpy()
+            predictable = pd.Series(status == STATUS_OK, index=df.index)
         table = tables.quality_cut_table(df, target=t, predictable=predictable)
         table.to_csv(opts.out / f"quality_cuts_{tk}.csv", index=False)
         st.files[f"quality cuts {tk}"] = opts.out / f"quality_cuts_{tk}.csv"
@@ -542,7 +544,7 @@ def _run_study(opts: _Options, caught: list) -> ReproduceResult:
                              if k == tk and p.zone is not None}) for tk in st.tkeys}
         figs.append(figures.draw_distance_curve(_concat(st.distance), fdir, zones=zones,
                                                 note=st.note, **fig_opts))
-    qc = _quality_cut_step(st, figs)
+    qc = _quality_cut_step(st, figs, predicted, used)
     snr_table = (tables.snr_bin_table(st.df) if "mips1" in st.tkeys and CLEAN in st.samples
                  else None)
     st.step(f"drawing {opts.n_sed} SEDs")
