@@ -350,7 +350,7 @@ def plot_quality_cuts(
         plots.plot_quality_cut_counts(
             table, label="cut", kept="n_kept", predictable="n_predictable", ax=ax,
             title=f"Rows with a {t.counterpart_band} flux kept by each cut vs rows the "
-                  f"{t.band} model can predict")
+                  f"{t.band} model gives a value")
         fig.suptitle(f"WISE quality cuts for {t.band}{data_note}", fontsize=12)
     return fig
 

@@ -235,7 +235,8 @@ def _samples(r: ReportInputs) -> list[Block]:
             + ("unclean (every row with W4) -> clean (cc_flags = '0000' and ext_flg = 0) -> "
                if CLEAN in res.samples else "sample 'all' (no clean/unclean flags) -> ")
             + "labelled (Spitzer flux measured) / unlabelled -> unlabelled inside the convex "
-              "hull of the model's training rows (the rows the model can predict).")),
+              "hull of the model's training rows (the paper's domain; those whose interval "
+              "reaches the detection floor get an upper limit instead of a value).")),
         ("table", tables.flow_table(res.counts, simulated=res.simulated,
                                     n_rows=int(res.counts["n"].iloc[0]))),
         *[("p", f"{r.tag}{n}.") for n in res.notes if "preset trains and scores" in n],
